@@ -1,0 +1,108 @@
+//! Audit events: one per agent action, published by the role that saw it to a JetStream stream
+//! and written to Postgres by the approver (see `bus::AUDIT_*`). The event id makes the write
+//! idempotent, so redelivery after a crash or a Postgres outage never duplicates a record.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::db::models::AuditRow;
+use crate::ids::{AuditEventId, RequestId, TargetId, TokenId};
+
+/// What became of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Executed and completed (whatever status the upstream answered).
+    Allowed,
+    /// Refused by Shellgate before execution (auth, permission, path safety, limits).
+    Refused,
+    /// Executed but failed in transit (upstream unreachable, timeout, executor lost).
+    Failed,
+    /// The agent went away before the response was complete.
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Refused => "refused",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub id: AuditEventId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    pub request_id: RequestId,
+    /// `http` or `ssh`.
+    pub kind: String,
+    pub token_id: Option<TokenId>,
+    pub target_id: Option<TargetId>,
+    pub target_slug: Option<String>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub status: Option<u16>,
+    pub duration_ms: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub client_ip: Option<String>,
+    pub executor: Option<String>,
+    pub outcome: Outcome,
+    pub error_code: Option<String>,
+    #[serde(default)]
+    pub detail: serde_json::Value,
+}
+
+/// Longest path stored in an audit record (the rest is cut, marked with `…`).
+const MAX_AUDIT_PATH: usize = 2048;
+
+fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl AuditEvent {
+    pub fn into_row(self) -> AuditRow {
+        AuditRow {
+            id: self.id,
+            occurred_at: self.occurred_at,
+            recorded_at: OffsetDateTime::now_utc(),
+            request_id: self.request_id,
+            kind: self.kind,
+            token_id: self.token_id,
+            target_id: self.target_id,
+            target_slug: self.target_slug,
+            method: self.method,
+            path: self.path.map(|p| cut(&p, MAX_AUDIT_PATH)),
+            status: self.status.map(i32::from),
+            duration_ms: clamp(self.duration_ms),
+            bytes_in: clamp(self.bytes_in),
+            bytes_out: clamp(self.bytes_out),
+            client_ip: self.client_ip,
+            executor: self.executor,
+            outcome: self.outcome.as_str().to_string(),
+            error_code: self.error_code,
+            detail: if self.detail.is_null() {
+                serde_json::json!({})
+            } else {
+                self.detail
+            },
+        }
+    }
+}

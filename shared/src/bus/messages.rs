@@ -1,0 +1,133 @@
+//! Message types carried on the bus. JSON, camelCase, every one with its request id.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{RequestId, TargetId, TokenId};
+
+/// How the request body travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyMode {
+    /// The whole body follows the JSON in the open message (small bodies, GETs).
+    Inline,
+    /// The body follows as `data` frames on the stream, ended by `end`.
+    Stream,
+}
+
+/// First message of an agent HTTP request, published to `Subjects::exec_http(pool)` with the
+/// gateway's stream inbox as reply subject. The executor resolves the target itself: the
+/// gateway names it, but never supplies the URL a credential is sent to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpExecRequest {
+    pub request_id: RequestId,
+    pub token_id: TokenId,
+    pub target_id: TargetId,
+    pub method: String,
+    /// Path after `/gateway/<target>`, as the agent sent it (still percent-encoded).
+    pub path: String,
+    pub query: Option<String>,
+    /// Already filtered by the header policy (the executor filters again).
+    pub headers: Vec<(String, String)>,
+    pub body: BodyMode,
+    /// The agent's Content-Length, kept on the upstream request.
+    pub content_length: Option<u64>,
+}
+
+/// `u32` big-endian JSON length, the JSON, then the inline body (if any).
+pub fn encode_open(req: &HttpExecRequest, inline_body: &[u8]) -> Result<Bytes, serde_json::Error> {
+    let json = serde_json::to_vec(req)?;
+    let mut buf = BytesMut::with_capacity(4 + json.len() + inline_body.len());
+    buf.put_u32(u32::try_from(json.len()).unwrap_or(u32::MAX));
+    buf.put_slice(&json);
+    buf.put_slice(inline_body);
+    Ok(buf.freeze())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message too short")]
+    Short,
+    #[error("bad JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub fn decode_open(mut payload: Bytes) -> Result<(HttpExecRequest, Bytes), DecodeError> {
+    if payload.len() < 4 {
+        return Err(DecodeError::Short);
+    }
+    let len = payload.get_u32() as usize;
+    if payload.len() < len {
+        return Err(DecodeError::Short);
+    }
+    let json = payload.split_to(len);
+    Ok((serde_json::from_slice(&json)?, payload))
+}
+
+/// First frame from the executor that took a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    pub executor: String,
+}
+
+/// The upstream's status and (filtered, scrubbed) headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseHead {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub content_length: Option<u64>,
+}
+
+/// Why a stream ended without completing: the HTTP status and stable code the agent gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamFailure {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl StreamFailure {
+    pub fn new(status: u16, code: &str, message: &str) -> Self {
+        Self {
+            status,
+            code: code.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Published by the approver when a token or its permissions change, or a target changes:
+/// gateways drop what they cached. `tokenId: null` means everything.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthInvalidation {
+    pub token_id: Option<TokenId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_round_trip() {
+        let req = HttpExecRequest {
+            request_id: RequestId::new(),
+            token_id: TokenId::new(),
+            target_id: TargetId::new(),
+            method: "POST".into(),
+            path: "/x".into(),
+            query: Some("a=1".into()),
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: BodyMode::Inline,
+            content_length: Some(3),
+        };
+        let (back, body) = decode_open(encode_open(&req, b"abc").unwrap()).unwrap();
+        assert_eq!(back.path, "/x");
+        assert_eq!(&body[..], b"abc");
+        assert!(decode_open(Bytes::from_static(b"\x00\x00\x00\x09{}")).is_err());
+    }
+}

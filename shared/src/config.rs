@@ -1,0 +1,228 @@
+//! Configuration: defaults that work on a developer machine, overridden by an optional TOML file
+//! (`SHELLGATE_CONFIG`) and then by `SHELLGATE_*` environment variables (`SHELLGATE_DATABASE_URL`
+//! sets `database_url`). Read once in `main`; each role receives the typed settings it needs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Every setting of every role, flat, as read from file and environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Postgres URL; the database is created by `up`/`migrate` when missing.
+    pub database_url: SecretString,
+    pub database_pool_size: usize,
+    pub database_statement_timeout_ms: u64,
+    pub database_connect_timeout_ms: u64,
+
+    pub nats_url: String,
+    /// Prefix of every NATS subject and JetStream stream name (isolates installations and tests).
+    pub nats_prefix: String,
+    pub nats_connect_timeout_ms: u64,
+
+    /// Where `up` keeps generated state (the vault key pair when none is configured).
+    pub data_dir: PathBuf,
+    /// `text` or `json`.
+    pub log_format: String,
+
+    pub gateway_listen: String,
+    pub approver_listen: String,
+    pub executor_listen: String,
+    /// HTTP worker threads of the gateway (0: one per CPU).
+    pub gateway_workers: usize,
+    pub approver_workers: usize,
+
+    /// The pool (network zone) this executor serves.
+    pub executor_pool: String,
+    /// Name reported in audit records; default: host name + random suffix.
+    pub executor_id: Option<String>,
+    /// Executor worker threads, each with its own HTTP client (0: one per CPU).
+    pub executor_workers: usize,
+    /// Concurrent requests per executor worker thread.
+    pub executor_max_in_flight: usize,
+
+    /// Base64 X25519 public key credentials are sealed to (approver).
+    pub vault_public_key: Option<String>,
+    /// Base64 X25519 secret key that opens credentials (executors only).
+    pub vault_secret_key: Option<SecretString>,
+
+    /// Largest request body an agent may send through the gateway.
+    pub max_body_bytes: u64,
+    /// Bodies up to this size travel inside the first NATS message.
+    pub inline_body_bytes: usize,
+    /// How long an upstream may take to answer with its response head.
+    pub upstream_timeout_ms: u64,
+    /// How long a gateway waits for an executor to accept a request.
+    pub executor_accept_timeout_ms: u64,
+    /// Largest chunk of a body in one NATS message.
+    pub stream_chunk_bytes: usize,
+    /// Unacknowledged bytes a stream sender may have in flight.
+    pub stream_window_bytes: usize,
+    /// Liveness pings between the two ends of a stream; a vanished peer is noticed within this.
+    pub stream_heartbeat_ms: u64,
+    /// A stream with no frame at all for this long is ended with an error.
+    pub stream_idle_timeout_ms: u64,
+
+    /// How long a gateway may serve a token lookup from memory (revocations invalidate at once).
+    pub auth_cache_ttl_ms: u64,
+
+    pub audit_batch_size: usize,
+    pub audit_flush_ms: u64,
+    /// Graceful shutdown: how long in-flight work may take after SIGTERM.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: SecretString::from("postgres://postgres@127.0.0.1:5432/shellgate"),
+            database_pool_size: 16,
+            database_statement_timeout_ms: 5_000,
+            database_connect_timeout_ms: 5_000,
+            nats_url: "nats://127.0.0.1:4222".into(),
+            nats_prefix: "sg".into(),
+            nats_connect_timeout_ms: 5_000,
+            data_dir: PathBuf::from(".shellgate"),
+            log_format: "text".into(),
+            gateway_listen: "127.0.0.1:8080".into(),
+            approver_listen: "127.0.0.1:8081".into(),
+            executor_listen: "127.0.0.1:8082".into(),
+            gateway_workers: 0,
+            approver_workers: 1,
+            executor_pool: "default".into(),
+            executor_id: None,
+            executor_workers: 0,
+            executor_max_in_flight: 512,
+            vault_public_key: None,
+            vault_secret_key: None,
+            max_body_bytes: 256 * 1024 * 1024,
+            inline_body_bytes: 64 * 1024,
+            upstream_timeout_ms: 30_000,
+            executor_accept_timeout_ms: 5_000,
+            stream_chunk_bytes: 128 * 1024,
+            stream_window_bytes: 4 * 1024 * 1024,
+            stream_heartbeat_ms: 1_000,
+            stream_idle_timeout_ms: 300_000,
+            auth_cache_ttl_ms: 30_000,
+            audit_batch_size: 500,
+            audit_flush_ms: 200,
+            shutdown_grace_ms: 25_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Defaults, then the TOML file named by `SHELLGATE_CONFIG` (if any), then `SHELLGATE_*`.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Ok(path) = std::env::var("SHELLGATE_CONFIG") {
+            builder = builder.add_source(config::File::with_name(&path).required(true));
+        }
+        let env = config::Environment::with_prefix("SHELLGATE")
+            .prefix_separator("_")
+            .try_parsing(true);
+        let settings: Settings = builder
+            .add_source(env.source(Some(env_without_config_var())))
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |what: &str| Err(ConfigError::Invalid(what.to_string()));
+        if !crate::bus::is_valid_token(&self.nats_prefix) {
+            return bad("SHELLGATE_NATS_PREFIX must be letters, digits, '-' or '_'");
+        }
+        if !crate::bus::is_valid_token(&self.executor_pool) {
+            return bad("SHELLGATE_EXECUTOR_POOL must be letters, digits, '-' or '_'");
+        }
+        if self.stream_chunk_bytes < 1024 || self.stream_chunk_bytes > 512 * 1024 {
+            return bad("SHELLGATE_STREAM_CHUNK_BYTES must be between 1024 and 524288");
+        }
+        if self.stream_window_bytes < self.stream_chunk_bytes {
+            return bad("SHELLGATE_STREAM_WINDOW_BYTES must be at least one chunk");
+        }
+        if self.inline_body_bytes > 512 * 1024 {
+            return bad("SHELLGATE_INLINE_BODY_BYTES must be at most 524288");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return bad("SHELLGATE_LOG_FORMAT must be 'text' or 'json'");
+        }
+        if self.database_pool_size == 0 || self.executor_max_in_flight == 0 {
+            return bad("pool sizes must be positive");
+        }
+        Ok(())
+    }
+
+    pub fn stream(&self) -> StreamSettings {
+        StreamSettings {
+            chunk_bytes: self.stream_chunk_bytes,
+            window_bytes: self.stream_window_bytes,
+            heartbeat: Duration::from_millis(self.stream_heartbeat_ms.max(10)),
+            idle_timeout: Duration::from_millis(self.stream_idle_timeout_ms.max(100)),
+        }
+    }
+
+    pub fn gateway_workers(&self) -> usize {
+        workers_or_cpus(self.gateway_workers)
+    }
+
+    pub fn executor_workers(&self) -> usize {
+        workers_or_cpus(self.executor_workers)
+    }
+}
+
+fn workers_or_cpus(n: usize) -> usize {
+    if n > 0 {
+        n
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
+/// The environment minus `SHELLGATE_CONFIG` (the file's path, not a setting).
+fn env_without_config_var() -> config::Map<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("SHELLGATE_") && k != "SHELLGATE_CONFIG")
+        .collect()
+}
+
+/// Flow-control settings of the chunked stream protocol (see docs/protocol.md).
+#[derive(Debug, Clone, Copy)]
+pub struct StreamSettings {
+    pub chunk_bytes: usize,
+    pub window_bytes: usize,
+    pub heartbeat: Duration,
+    pub idle_timeout: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn rejects_bad_prefix() {
+        let s = Settings {
+            nats_prefix: "a.b".into(),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_err());
+    }
+}

@@ -1,0 +1,235 @@
+//! Target credentials: what an admin stores, how it is validated, the hint shown back (never the
+//! value), and the byte strings an executor must scrub from anything returning to an agent.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+/// A credential in clear. Exists only in the approver while it is being sealed and in an
+/// executor at the moment of a call; `Debug` never prints the secret parts.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Credential {
+    /// `Authorization: Bearer <token>`.
+    Bearer { token: String },
+    /// `Authorization: Basic base64(username:password)`.
+    Basic { username: String, password: String },
+    /// One or more request headers, e.g. `X-Api-Key`.
+    Header { headers: BTreeMap<String, String> },
+    /// A query parameter appended to the upstream URL.
+    Query { param: String, value: String },
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential::{}(..)", self.kind())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CredentialError {
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+/// Secrets shorter than this are not scrubbed from bodies (they would corrupt binary data by
+/// chance) and show no characters in their hint.
+pub const MIN_SCRUB_LEN: usize = 8;
+
+/// Headers a credential may not set: they belong to the transport or to Shellgate.
+const FORBIDDEN_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-connection",
+];
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn is_header_value(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
+}
+
+impl Credential {
+    /// The stable name of the credential type, stored next to the sealed value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credential::Bearer { .. } => "bearer",
+            Credential::Basic { .. } => "basic",
+            Credential::Header { .. } => "header",
+            Credential::Query { .. } => "query",
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), CredentialError> {
+        let invalid = |m| Err(CredentialError::Invalid(m));
+        match self {
+            Credential::Bearer { token } => {
+                if !is_header_value(token) || token.contains(' ') {
+                    return invalid("bearer token must be non-empty printable text without spaces");
+                }
+            }
+            Credential::Basic { username, password } => {
+                if username.contains(':') || username.chars().any(char::is_control) {
+                    return invalid("basic username must not contain ':' or control characters");
+                }
+                if password.chars().any(char::is_control) {
+                    return invalid("basic password must not contain control characters");
+                }
+                if username.is_empty() && password.is_empty() {
+                    return invalid("basic credential needs a username or a password");
+                }
+            }
+            Credential::Header { headers } => {
+                if headers.is_empty() || headers.len() > 16 {
+                    return invalid("header credential needs between 1 and 16 headers");
+                }
+                for (name, value) in headers {
+                    if name.is_empty() || !name.bytes().all(is_token_char) {
+                        return invalid("header name is not a valid HTTP header name");
+                    }
+                    let lower = name.to_ascii_lowercase();
+                    if FORBIDDEN_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-shellgate-") {
+                        return invalid("header credential may not set transport or X-Shellgate-* headers");
+                    }
+                    if !is_header_value(value) {
+                        return invalid("header value must be non-empty printable text");
+                    }
+                }
+            }
+            Credential::Query { param, value } => {
+                if param.is_empty() || param.len() > 128 || param.chars().any(|c| c.is_control() || c == '&' || c == '=') {
+                    return invalid("query parameter name must be 1-128 characters without '&', '=' or control characters");
+                }
+                if value.is_empty() || value.chars().any(char::is_control) {
+                    return invalid("query value must be non-empty without control characters");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn primary_secret(&self) -> &str {
+        match self {
+            Credential::Bearer { token } => token,
+            Credential::Basic { password, .. } => password,
+            Credential::Header { headers } => headers.values().next().map_or("", String::as_str),
+            Credential::Query { value, .. } => value,
+        }
+    }
+
+    /// What the admin API shows instead of the value: at most its last 4 characters, and none
+    /// at all for short secrets.
+    pub fn hint(&self) -> String {
+        let secret = self.primary_secret();
+        let chars: Vec<char> = secret.chars().collect();
+        if chars.len() < 12 {
+            return "…".to_string();
+        }
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("…{tail}")
+    }
+
+    /// Every form in which this credential could travel back in a response: the raw values and
+    /// their encodings (Basic's base64, a query value's percent-encoding).
+    pub fn scrub_needles(&self) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut push = |s: &str| {
+            if s.len() >= MIN_SCRUB_LEN && !out.iter().any(|n| n == s.as_bytes()) {
+                out.push(s.as_bytes().to_vec());
+            }
+        };
+        match self {
+            Credential::Bearer { token } => push(token),
+            Credential::Basic { username, password } => {
+                push(password);
+                let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+                push(&b64);
+            }
+            Credential::Header { headers } => headers.values().for_each(|v| push(v)),
+            Credential::Query { value, .. } => {
+                push(value);
+                let enc: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+                push(&enc);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(name: &str, value: &str) -> Credential {
+        Credential::Header {
+            headers: BTreeMap::from([(name.to_string(), value.to_string())]),
+        }
+    }
+
+    #[test]
+    fn validation_table() {
+        let ok = [
+            Credential::Bearer { token: "abc.def".into() },
+            Credential::Basic { username: "u".into(), password: "p w".into() },
+            header("X-Api-Key", "k"),
+            Credential::Query { param: "api_key".into(), value: "v".into() },
+        ];
+        for c in ok {
+            assert_eq!(c.validate(), Ok(()), "{c:?}");
+        }
+        let bad = [
+            Credential::Bearer { token: "".into() },
+            Credential::Bearer { token: "a\r\nX: y".into() },
+            Credential::Basic { username: "a:b".into(), password: "p".into() },
+            header("Host", "evil"),
+            header("X-Shellgate-Approval", "x"),
+            header("bad name", "v"),
+            header("X-Key", "a\nb"),
+            Credential::Header { headers: BTreeMap::new() },
+            Credential::Query { param: "a&b".into(), value: "v".into() },
+            Credential::Query { param: "k".into(), value: "".into() },
+        ];
+        for c in bad {
+            assert!(c.validate().is_err(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn hint_reveals_at_most_four_characters() {
+        assert_eq!(Credential::Bearer { token: "secret-token-1234".into() }.hint(), "…1234");
+        assert_eq!(Credential::Bearer { token: "short".into() }.hint(), "…");
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let c = Credential::Bearer { token: "CANARY-abcdefgh".into() };
+        assert!(!format!("{c:?}").contains("CANARY"));
+    }
+
+    #[test]
+    fn needles_cover_encodings() {
+        let c = Credential::Basic { username: "user".into(), password: "pass-word-123".into() };
+        let needles = c.scrub_needles();
+        assert!(needles.contains(&b"pass-word-123".to_vec()));
+        assert!(needles.contains(&b"dXNlcjpwYXNzLXdvcmQtMTIz".to_vec()));
+        let q = Credential::Query { param: "k".into(), value: "a b+c/d=e&fghij".into() };
+        assert!(q.scrub_needles().contains(&b"a+b%2Bc%2Fd%3De%26fghij".to_vec()));
+    }
+
+    #[test]
+    fn parses_the_documented_json() {
+        let c: Credential = serde_json::from_str(r#"{"type":"header","headers":{"X-Api-Key":"k"}}"#).unwrap();
+        assert_eq!(c.kind(), "header");
+        assert!(serde_json::from_str::<Credential>(r#"{"type":"bearer","token":"t","extra":1}"#).is_err());
+        assert!(serde_json::from_str::<Credential>(r#"{"type":"nope"}"#).is_err());
+    }
+}

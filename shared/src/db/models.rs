@@ -1,0 +1,171 @@
+//! Rows (`Token`), inserts (`NewToken`) and updates (`TokenChangeset`) of the schema.
+
+use diesel::prelude::*;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::schema::*;
+use crate::ids::{AdminKeyId, AuditEventId, RequestId, TargetId, TokenId};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = admin_api_keys, check_for_backend(diesel::pg::Pg))]
+pub struct AdminKey {
+    pub id: AdminKeyId,
+    pub name: String,
+    pub key_hash: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = admin_api_keys)]
+pub struct NewAdminKey<'a> {
+    pub id: AdminKeyId,
+    pub name: &'a str,
+    pub key_hash: &'a [u8],
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = tokens, check_for_backend(diesel::pg::Pg))]
+pub struct Token {
+    pub id: TokenId,
+    pub name: String,
+    pub token_hash: Vec<u8>,
+    pub enabled: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl Token {
+    /// Whether this token may be used at `now`.
+    pub fn is_usable(&self, now: OffsetDateTime) -> bool {
+        self.enabled && self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = tokens)]
+pub struct NewToken<'a> {
+    pub id: TokenId,
+    pub name: &'a str,
+    pub token_hash: &'a [u8],
+    pub enabled: bool,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = tokens)]
+pub struct TokenChangeset {
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    pub expires_at: Option<Option<OffsetDateTime>>,
+    pub token_hash: Option<Vec<u8>>,
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = targets, check_for_backend(diesel::pg::Pg))]
+pub struct Target {
+    pub id: TargetId,
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+    pub base_url: Option<String>,
+    pub ssh_host: Option<String>,
+    pub ssh_port: Option<i32>,
+    pub ssh_username: Option<String>,
+    pub pool: String,
+    pub enabled: bool,
+    pub description: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = targets)]
+pub struct NewTarget {
+    pub id: TargetId,
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+    pub base_url: Option<String>,
+    pub ssh_host: Option<String>,
+    pub ssh_port: Option<i32>,
+    pub ssh_username: Option<String>,
+    pub pool: String,
+    pub enabled: bool,
+    pub description: String,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = targets)]
+pub struct TargetChangeset {
+    pub name: Option<String>,
+    pub base_url: Option<String>,
+    pub ssh_host: Option<String>,
+    pub ssh_port: Option<i32>,
+    pub ssh_username: Option<String>,
+    pub pool: Option<String>,
+    pub enabled: Option<bool>,
+    pub description: Option<String>,
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = target_credentials, check_for_backend(diesel::pg::Pg))]
+pub struct TargetCredential {
+    pub target_id: TargetId,
+    pub kind: String,
+    pub sealed: Vec<u8>,
+    pub key_id: String,
+    pub hint: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Insertable, AsChangeset)]
+#[diesel(table_name = target_credentials)]
+pub struct NewTargetCredential {
+    pub target_id: TargetId,
+    pub kind: String,
+    pub sealed: Vec<u8>,
+    pub key_id: String,
+    pub hint: String,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = token_permissions, check_for_backend(diesel::pg::Pg))]
+pub struct TokenPermission {
+    pub token_id: TokenId,
+    pub target_id: TargetId,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_events, check_for_backend(diesel::pg::Pg))]
+pub struct AuditRow {
+    pub id: AuditEventId,
+    pub occurred_at: OffsetDateTime,
+    pub recorded_at: OffsetDateTime,
+    pub request_id: RequestId,
+    pub kind: String,
+    pub token_id: Option<TokenId>,
+    pub target_id: Option<TargetId>,
+    pub target_slug: Option<String>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub status: Option<i32>,
+    pub duration_ms: i64,
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+    pub client_ip: Option<String>,
+    pub executor: Option<String>,
+    pub outcome: String,
+    pub error_code: Option<String>,
+    pub detail: serde_json::Value,
+}

@@ -1,0 +1,9 @@
+//! Query functions. Each takes `&mut AsyncPgConnection` and returns `QueryResult`; the caller
+//! owns the checkout (and never holds it across a NATS, HTTP or SSH await).
+
+pub mod admin_keys;
+pub mod audit;
+pub mod credentials;
+pub mod permissions;
+pub mod targets;
+pub mod tokens;

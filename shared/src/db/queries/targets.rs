@@ -1,0 +1,39 @@
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::models::{NewTarget, Target, TargetChangeset};
+use crate::db::schema::targets::dsl as t;
+use crate::ids::TargetId;
+
+pub async fn insert_target(conn: &mut AsyncPgConnection, new: &NewTarget) -> QueryResult<Target> {
+    diesel::insert_into(t::targets)
+        .values(new)
+        .returning(Target::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn list_targets(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Target>> {
+    t::targets.order(t::slug.asc()).select(Target::as_select()).load(conn).await
+}
+
+pub async fn find_target(conn: &mut AsyncPgConnection, id: TargetId) -> QueryResult<Option<Target>> {
+    t::targets.find(id).select(Target::as_select()).first(conn).await.optional()
+}
+
+pub async fn update_target(
+    conn: &mut AsyncPgConnection,
+    id: TargetId,
+    changes: &TargetChangeset,
+) -> QueryResult<Option<Target>> {
+    diesel::update(t::targets.find(id))
+        .set(changes)
+        .returning(Target::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+pub async fn delete_target(conn: &mut AsyncPgConnection, id: TargetId) -> QueryResult<bool> {
+    diesel::delete(t::targets.find(id)).execute(conn).await.map(|n| n > 0)
+}

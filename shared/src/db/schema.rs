@@ -1,0 +1,101 @@
+// The diesel schema, kept by hand in step with migrations/.
+
+diesel::table! {
+    admin_api_keys (id) {
+        id -> Uuid,
+        name -> Text,
+        key_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> Uuid,
+        name -> Text,
+        token_hash -> Bytea,
+        enabled -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    targets (id) {
+        id -> Uuid,
+        slug -> Text,
+        name -> Text,
+        kind -> Text,
+        base_url -> Nullable<Text>,
+        ssh_host -> Nullable<Text>,
+        ssh_port -> Nullable<Int4>,
+        ssh_username -> Nullable<Text>,
+        pool -> Text,
+        enabled -> Bool,
+        description -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    target_credentials (target_id) {
+        target_id -> Uuid,
+        kind -> Text,
+        sealed -> Bytea,
+        key_id -> Text,
+        hint -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    token_permissions (token_id, target_id) {
+        token_id -> Uuid,
+        target_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Uuid,
+        occurred_at -> Timestamptz,
+        recorded_at -> Timestamptz,
+        request_id -> Uuid,
+        kind -> Text,
+        token_id -> Nullable<Uuid>,
+        target_id -> Nullable<Uuid>,
+        target_slug -> Nullable<Text>,
+        method -> Nullable<Text>,
+        path -> Nullable<Text>,
+        status -> Nullable<Int4>,
+        duration_ms -> Int8,
+        bytes_in -> Int8,
+        bytes_out -> Int8,
+        client_ip -> Nullable<Text>,
+        executor -> Nullable<Text>,
+        outcome -> Text,
+        error_code -> Nullable<Text>,
+        detail -> Jsonb,
+    }
+}
+
+diesel::joinable!(target_credentials -> targets (target_id));
+diesel::joinable!(token_permissions -> targets (target_id));
+diesel::joinable!(token_permissions -> tokens (token_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    admin_api_keys,
+    tokens,
+    targets,
+    target_credentials,
+    token_permissions,
+    audit_events,
+);

@@ -1,0 +1,16 @@
+//! Shared library of every Shellgate role: typed configuration, the Postgres schema and
+//! queries, NATS subjects and message types (with the chunked stream protocol between gateways
+//! and executors), credential sealing, HTTP path safety and header policy, audit events and
+//! telemetry setup. Nothing here serves requests; the role crates do.
+
+pub mod audit;
+pub mod bus;
+pub mod config;
+pub mod credential;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod headers;
+pub mod http_path;
+pub mod ids;
+pub mod telemetry;
