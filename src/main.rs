@@ -1,1 +1,140 @@
-fn main() {}
+//! `shellgate`: the single binary. `up` runs every role in one process (the laptop and
+//! single-machine default); `gateway`, `executor` and `approver` run one role each (the
+//! Kubernetes way); `migrate`, `keygen` and `admin-key` are for operators.
+
+mod roles;
+mod vault_keys;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+use shellgate_shared::config::Settings;
+use shellgate_shared::crypto::{ADMIN_KEY_PREFIX, VaultSecretKey, generate_secret, hash_secret};
+use shellgate_shared::db::{self, models::NewAdminKey, queries};
+use shellgate_shared::ids::AdminKeyId;
+
+#[derive(Parser)]
+#[command(
+    name = "shellgate",
+    version,
+    about = "A gateway between AI agents and the APIs and servers they work on"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run gateway, executor and approver in one process (runs migrations first).
+    Up,
+    /// Run the agent-facing gateway role.
+    Gateway,
+    /// Run an executor of SHELLGATE_EXECUTOR_POOL (needs SHELLGATE_VAULT_SECRET_KEY).
+    Executor,
+    /// Run the approver role: management API and audit writer (needs SHELLGATE_VAULT_PUBLIC_KEY).
+    Approver,
+    /// Create the database if missing and apply pending migrations.
+    Migrate,
+    /// Print a new vault key pair as environment variables.
+    Keygen,
+    /// Manage admin API keys.
+    AdminKey {
+        #[command(subcommand)]
+        command: AdminKeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminKeyCommand {
+    /// Create an admin API key and print it (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Keygen = cli.command {
+        let sk = VaultSecretKey::generate();
+        println!("SHELLGATE_VAULT_PUBLIC_KEY={}", sk.public_key().to_base64());
+        println!(
+            "SHELLGATE_VAULT_SECRET_KEY={}",
+            sk.to_base64().expose_secret()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    shellgate_shared::telemetry::init(&settings.log_format);
+    let result = actix_rt::System::new().block_on(run(cli.command, settings));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Up => roles::up(settings).await,
+        Command::Gateway => roles::gateway(settings).await,
+        Command::Executor => roles::executor(settings).await,
+        Command::Approver => roles::approver(settings).await,
+        Command::Migrate => {
+            migrate(&settings).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::AdminKey {
+            command: AdminKeyCommand::Create { name },
+        } => create_admin_key(&settings, &name).await,
+        Command::Keygen => Ok(()),
+    }
+}
+
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    db::ensure_database(settings).await?;
+    let applied = db::run_migrations(settings).await?;
+    for v in applied {
+        tracing::info!(version = %v, "migration applied");
+    }
+    Ok(())
+}
+
+async fn create_admin_key(settings: &Settings, name: &str) -> anyhow::Result<()> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        anyhow::bail!("--name must be 1-200 characters");
+    }
+    migrate(settings).await?;
+    let pool = db::connect_pool(settings).await?;
+    let key = generate_secret(ADMIN_KEY_PREFIX);
+    let hash = hash_secret(key.expose_secret());
+    let mut conn = pool.get().await.context("database connection")?;
+    queries::admin_keys::insert_admin_key(
+        &mut conn,
+        &NewAdminKey {
+            id: AdminKeyId::new(),
+            name,
+            key_hash: &hash,
+        },
+    )
+    .await
+    .context("storing the admin key")?;
+    println!("{}", key.expose_secret());
+    eprintln!(
+        "admin key {name:?} created; it is shown only once. Use it as 'Authorization: Bearer <key>'."
+    );
+    Ok(())
+}

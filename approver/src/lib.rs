@@ -1,1 +1,15 @@
-//! stub
+//! The approver role: the human side. It serves the management REST API (admin keys), seals
+//! target credentials with the vault *public* key (it cannot open them), announces token and
+//! target changes on NATS so gateways drop their caches, and writes audit events from JetStream
+//! into Postgres. Later: the approval queue and the dashboard.
+
+pub mod audit_writer;
+pub mod auth;
+pub mod context;
+pub mod error;
+pub mod events;
+pub mod handlers;
+pub mod routes;
+pub mod views;
+
+pub use context::ApproverContext;

@@ -1,1 +1,15 @@
-//! stub
+//! The executor role: workers in the NATS queue group of one executor pool. Only executors hold
+//! the vault secret key. For each agent request an executor resolves the target from Postgres
+//! (never trusting the gateway for the URL), opens the credential at the moment of the call,
+//! performs the upstream call, streams the answer back and scrubs the credential from it.
+
+pub mod context;
+pub mod handlers;
+pub mod http;
+pub mod routes;
+pub mod scrub;
+pub mod targets;
+pub mod worker;
+
+pub use context::ExecutorContext;
+pub use worker::{WorkerPool, spawn_workers};

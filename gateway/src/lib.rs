@@ -1,1 +1,13 @@
-//! stub
+//! The gateway role: the only agent-facing service. Stateless, so any replica serves any request:
+//! it checks path safety, authenticates the `sg_` token, checks the target permission, and
+//! forwards the request over NATS to an executor of the target's pool, streaming both ways.
+//! It never holds a decrypted credential (it has no vault key at all).
+
+pub mod auth;
+pub mod context;
+pub mod error;
+pub mod handlers;
+pub mod proxy;
+pub mod routes;
+
+pub use context::GatewayContext;

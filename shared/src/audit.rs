@@ -2,6 +2,8 @@
 //! and written to Postgres by the approver (see `bus::AUDIT_*`). The event id makes the write
 //! idempotent, so redelivery after a crash or a Postgres outage never duplicates a record.
 
+pub mod publisher;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 

@@ -145,8 +145,8 @@ impl Settings {
         if !crate::bus::is_valid_token(&self.nats_prefix) {
             return bad("SHELLGATE_NATS_PREFIX must be letters, digits, '-' or '_'");
         }
-        if !crate::bus::is_valid_token(&self.executor_pool) {
-            return bad("SHELLGATE_EXECUTOR_POOL must be letters, digits, '-' or '_'");
+        if !crate::ids::is_valid_slug(&self.executor_pool) {
+            return bad("SHELLGATE_EXECUTOR_POOL must be lowercase letters, digits or '-'");
         }
         if self.stream_chunk_bytes < 1024 || self.stream_chunk_bytes > 512 * 1024 {
             return bad("SHELLGATE_STREAM_CHUNK_BYTES must be between 1024 and 524288");

@@ -55,7 +55,9 @@ fn is_token_char(b: u8) -> bool {
 }
 
 fn is_header_value(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
 }
 
 impl Credential {
@@ -97,8 +99,12 @@ impl Credential {
                         return invalid("header name is not a valid HTTP header name");
                     }
                     let lower = name.to_ascii_lowercase();
-                    if FORBIDDEN_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-shellgate-") {
-                        return invalid("header credential may not set transport or X-Shellgate-* headers");
+                    if FORBIDDEN_HEADERS.contains(&lower.as_str())
+                        || lower.starts_with("x-shellgate-")
+                    {
+                        return invalid(
+                            "header credential may not set transport or X-Shellgate-* headers",
+                        );
                     }
                     if !is_header_value(value) {
                         return invalid("header value must be non-empty printable text");
@@ -106,8 +112,15 @@ impl Credential {
                 }
             }
             Credential::Query { param, value } => {
-                if param.is_empty() || param.len() > 128 || param.chars().any(|c| c.is_control() || c == '&' || c == '=') {
-                    return invalid("query parameter name must be 1-128 characters without '&', '=' or control characters");
+                if param.is_empty()
+                    || param.len() > 128
+                    || param
+                        .chars()
+                        .any(|c| c.is_control() || c == '&' || c == '=')
+                {
+                    return invalid(
+                        "query parameter name must be 1-128 characters without '&', '=' or control characters",
+                    );
                 }
                 if value.is_empty() || value.chars().any(char::is_control) {
                     return invalid("query value must be non-empty without control characters");
@@ -151,7 +164,8 @@ impl Credential {
             Credential::Bearer { token } => push(token),
             Credential::Basic { username, password } => {
                 push(password);
-                let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+                let b64 = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{username}:{password}"));
                 push(&b64);
             }
             Credential::Header { headers } => headers.values().for_each(|v| push(v)),
@@ -178,25 +192,46 @@ mod tests {
     #[test]
     fn validation_table() {
         let ok = [
-            Credential::Bearer { token: "abc.def".into() },
-            Credential::Basic { username: "u".into(), password: "p w".into() },
+            Credential::Bearer {
+                token: "abc.def".into(),
+            },
+            Credential::Basic {
+                username: "u".into(),
+                password: "p w".into(),
+            },
             header("X-Api-Key", "k"),
-            Credential::Query { param: "api_key".into(), value: "v".into() },
+            Credential::Query {
+                param: "api_key".into(),
+                value: "v".into(),
+            },
         ];
         for c in ok {
             assert_eq!(c.validate(), Ok(()), "{c:?}");
         }
         let bad = [
             Credential::Bearer { token: "".into() },
-            Credential::Bearer { token: "a\r\nX: y".into() },
-            Credential::Basic { username: "a:b".into(), password: "p".into() },
+            Credential::Bearer {
+                token: "a\r\nX: y".into(),
+            },
+            Credential::Basic {
+                username: "a:b".into(),
+                password: "p".into(),
+            },
             header("Host", "evil"),
             header("X-Shellgate-Approval", "x"),
             header("bad name", "v"),
             header("X-Key", "a\nb"),
-            Credential::Header { headers: BTreeMap::new() },
-            Credential::Query { param: "a&b".into(), value: "v".into() },
-            Credential::Query { param: "k".into(), value: "".into() },
+            Credential::Header {
+                headers: BTreeMap::new(),
+            },
+            Credential::Query {
+                param: "a&b".into(),
+                value: "v".into(),
+            },
+            Credential::Query {
+                param: "k".into(),
+                value: "".into(),
+            },
         ];
         for c in bad {
             assert!(c.validate().is_err(), "{c:?}");
@@ -205,31 +240,58 @@ mod tests {
 
     #[test]
     fn hint_reveals_at_most_four_characters() {
-        assert_eq!(Credential::Bearer { token: "secret-token-1234".into() }.hint(), "…1234");
-        assert_eq!(Credential::Bearer { token: "short".into() }.hint(), "…");
+        assert_eq!(
+            Credential::Bearer {
+                token: "secret-token-1234".into()
+            }
+            .hint(),
+            "…1234"
+        );
+        assert_eq!(
+            Credential::Bearer {
+                token: "short".into()
+            }
+            .hint(),
+            "…"
+        );
     }
 
     #[test]
     fn debug_never_prints_secrets() {
-        let c = Credential::Bearer { token: "CANARY-abcdefgh".into() };
+        let c = Credential::Bearer {
+            token: "CANARY-abcdefgh".into(),
+        };
         assert!(!format!("{c:?}").contains("CANARY"));
     }
 
     #[test]
     fn needles_cover_encodings() {
-        let c = Credential::Basic { username: "user".into(), password: "pass-word-123".into() };
+        let c = Credential::Basic {
+            username: "user".into(),
+            password: "pass-word-123".into(),
+        };
         let needles = c.scrub_needles();
         assert!(needles.contains(&b"pass-word-123".to_vec()));
         assert!(needles.contains(&b"dXNlcjpwYXNzLXdvcmQtMTIz".to_vec()));
-        let q = Credential::Query { param: "k".into(), value: "a b+c/d=e&fghij".into() };
-        assert!(q.scrub_needles().contains(&b"a+b%2Bc%2Fd%3De%26fghij".to_vec()));
+        let q = Credential::Query {
+            param: "k".into(),
+            value: "a b+c/d=e&fghij".into(),
+        };
+        assert!(
+            q.scrub_needles()
+                .contains(&b"a+b%2Bc%2Fd%3De%26fghij".to_vec())
+        );
     }
 
     #[test]
     fn parses_the_documented_json() {
-        let c: Credential = serde_json::from_str(r#"{"type":"header","headers":{"X-Api-Key":"k"}}"#).unwrap();
+        let c: Credential =
+            serde_json::from_str(r#"{"type":"header","headers":{"X-Api-Key":"k"}}"#).unwrap();
         assert_eq!(c.kind(), "header");
-        assert!(serde_json::from_str::<Credential>(r#"{"type":"bearer","token":"t","extra":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<Credential>(r#"{"type":"bearer","token":"t","extra":1}"#)
+                .is_err()
+        );
         assert!(serde_json::from_str::<Credential>(r#"{"type":"nope"}"#).is_err());
     }
 }

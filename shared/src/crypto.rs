@@ -34,8 +34,9 @@ pub fn generate_secret(prefix: &str) -> SecretString {
 
 /// Whether `s` has the exact shape `prefix` + 64 lowercase hex digits.
 pub fn is_well_formed_secret(prefix: &str, s: &str) -> bool {
-    s.strip_prefix(prefix)
-        .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    s.strip_prefix(prefix).is_some_and(|rest| {
+        rest.len() == 64 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
 }
 
 /// The stored form of a token or admin key.
@@ -84,7 +85,9 @@ impl VaultPublicKey {
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        self.0.seal(&mut OsRng, plaintext).map_err(|_| CryptoError::Seal)
+        self.0
+            .seal(&mut OsRng, plaintext)
+            .map_err(|_| CryptoError::Seal)
     }
 }
 
@@ -94,7 +97,9 @@ impl VaultSecretKey {
     }
 
     pub fn from_base64(s: &SecretString) -> Result<Self, CryptoError> {
-        Ok(Self(crypto_box::SecretKey::from(decode32(s.expose_secret())?)))
+        Ok(Self(crypto_box::SecretKey::from(decode32(
+            s.expose_secret(),
+        )?)))
     }
 
     pub fn to_base64(&self) -> SecretString {
@@ -133,8 +138,14 @@ mod tests {
         let pk = VaultSecretKey::generate().public_key();
         let other = VaultSecretKey::generate();
         let sealed = pk.seal(b"x").unwrap();
-        assert_eq!(other.open(&pk.key_id(), &sealed), Err(CryptoError::KeyMismatch(pk.key_id())));
-        assert_eq!(other.open(&other.public_key().key_id(), &sealed), Err(CryptoError::Open));
+        assert_eq!(
+            other.open(&pk.key_id(), &sealed),
+            Err(CryptoError::KeyMismatch(pk.key_id()))
+        );
+        assert_eq!(
+            other.open(&other.public_key().key_id(), &sealed),
+            Err(CryptoError::Open)
+        );
     }
 
     #[test]

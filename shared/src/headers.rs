@@ -61,7 +61,10 @@ pub fn forward_request_header(name: &str, all: &[(String, String)]) -> bool {
 
 /// Filters an agent request's headers for the upstream.
 pub fn filter_request_headers(headers: Vec<(String, String)>) -> Vec<(String, String)> {
-    let keep: Vec<bool> = headers.iter().map(|(n, _)| forward_request_header(n, &headers)).collect();
+    let keep: Vec<bool> = headers
+        .iter()
+        .map(|(n, _)| forward_request_header(n, &headers))
+        .collect();
     headers
         .into_iter()
         .zip(keep)
@@ -88,7 +91,10 @@ mod tests {
     use super::*;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -108,7 +114,11 @@ mod tests {
         ]));
         assert_eq!(
             out,
-            h(&[("Accept", "application/json"), ("Content-Type", "text/plain"), ("X-Custom", "1")])
+            h(&[
+                ("Accept", "application/json"),
+                ("Content-Type", "text/plain"),
+                ("X-Custom", "1")
+            ])
         );
     }
 
@@ -120,6 +130,12 @@ mod tests {
             ("Transfer-Encoding", "chunked"),
             ("Location", "/elsewhere"),
         ]));
-        assert_eq!(out, h(&[("Content-Type", "text/event-stream"), ("Location", "/elsewhere")]));
+        assert_eq!(
+            out,
+            h(&[
+                ("Content-Type", "text/event-stream"),
+                ("Location", "/elsewhere")
+            ])
+        );
     }
 }

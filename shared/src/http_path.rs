@@ -77,7 +77,10 @@ fn decode_layer(s: &[u8], strict: bool) -> Result<Option<Vec<u8>>, PathError> {
     let mut i = 0;
     while i < s.len() {
         if s[i] == b'%' {
-            match (s.get(i + 1).copied().and_then(hex_val), s.get(i + 2).copied().and_then(hex_val)) {
+            match (
+                s.get(i + 1).copied().and_then(hex_val),
+                s.get(i + 2).copied().and_then(hex_val),
+            ) {
                 (Some(h), Some(l)) => {
                     out.push(h << 4 | l);
                     changed = true;

@@ -4,6 +4,17 @@ use diesel_derive_newtype::DieselNewType;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Whether `s` is a valid slug (targets, executor pools): lowercase letters, digits and `-`,
+/// starting with a letter or digit, at most 63 characters. Same rule as the database's CHECK.
+pub fn is_valid_slug(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0] != b'-'
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

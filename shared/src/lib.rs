@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod headers;
+pub mod health;
 pub mod http_path;
 pub mod ids;
 pub mod telemetry;

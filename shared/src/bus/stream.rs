@@ -55,7 +55,8 @@ impl Frame {
 
     fn payload(&self) -> Result<Bytes, StreamError> {
         let json = |v: Result<Vec<u8>, serde_json::Error>| {
-            v.map(Bytes::from).map_err(|e| StreamError::Protocol(e.to_string()))
+            v.map(Bytes::from)
+                .map_err(|e| StreamError::Protocol(e.to_string()))
         };
         match self {
             Frame::Accepted(a) => json(serde_json::to_vec(a)),
@@ -74,7 +75,11 @@ impl Frame {
             "data" => Frame::Data(payload),
             "end" => Frame::End,
             "error" => Frame::Error(serde_json::from_slice(&payload).map_err(bad)?),
-            other => return Err(StreamError::Protocol(format!("unknown frame kind {other:?}"))),
+            other => {
+                return Err(StreamError::Protocol(format!(
+                    "unknown frame kind {other:?}"
+                )));
+            }
         })
     }
 }
@@ -313,18 +318,30 @@ impl Pump {
             "ping" => {
                 // Answer with where we are, which also recovers a lost ack.
                 let consumed = self.counters.consumed.load(Ordering::SeqCst);
-                publish(&self.client, &self.peer, &self.own, headers("ack", None, Some(consumed)), Bytes::new()).await?;
+                publish(
+                    &self.client,
+                    &self.peer,
+                    &self.own,
+                    headers("ack", None, Some(consumed)),
+                    Bytes::new(),
+                )
+                .await?;
                 Ok(false)
             }
             _ => {
-                let seq = header_u64(&msg, H_SEQ).ok_or_else(|| StreamError::Protocol("frame without sequence".into()))?;
+                let seq = header_u64(&msg, H_SEQ)
+                    .ok_or_else(|| StreamError::Protocol("frame without sequence".into()))?;
                 if seq != self.expected {
-                    return Err(StreamError::Gap { expected: self.expected, got: seq });
+                    return Err(StreamError::Gap {
+                        expected: self.expected,
+                        got: seq,
+                    });
                 }
                 self.expected += 1;
                 let frame = Frame::decode(&kind, msg.payload)?;
                 if let Frame::Data(b) = &frame {
-                    let buffered = self.counters.buffered.fetch_add(b.len(), Ordering::SeqCst) + b.len();
+                    let buffered =
+                        self.counters.buffered.fetch_add(b.len(), Ordering::SeqCst) + b.len();
                     if buffered > 2 * self.settings.window_bytes + self.settings.chunk_bytes {
                         return Err(StreamError::Overflow);
                     }
@@ -345,7 +362,30 @@ impl Sender {
         self.check_gone()?;
         let seq = self.next_seq;
         self.next_seq += 1;
-        publish(&self.client, &self.peer, &self.own, headers(frame.kind(), Some(seq), None), frame.payload()?).await
+        publish(
+            &self.client,
+            &self.peer,
+            &self.own,
+            headers(frame.kind(), Some(seq), None),
+            frame.payload()?,
+        )
+        .await
+    }
+
+    /// Resolves when the other end is gone (or the link failed): lets a sender waiting on
+    /// something else (a slow upstream) notice that nobody is listening any more.
+    pub fn gone(&self) -> impl std::future::Future<Output = StreamError> + Send + 'static {
+        let mut state = self.state.clone();
+        async move {
+            loop {
+                if let Some(e) = state.borrow().gone.clone() {
+                    return e;
+                }
+                if state.changed().await.is_err() {
+                    return StreamError::PeerGone;
+                }
+            }
+        }
     }
 
     fn check_gone(&self) -> Result<(), StreamError> {
@@ -366,7 +406,14 @@ impl Sender {
             self.next_seq += 1;
             self.inflight.push_back((seq, n));
             self.inflight_bytes += n;
-            publish(&self.client, &self.peer, &self.own, headers("data", Some(seq), None), chunk).await?;
+            publish(
+                &self.client,
+                &self.peer,
+                &self.own,
+                headers("data", Some(seq), None),
+                chunk,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -386,7 +433,8 @@ impl Sender {
         loop {
             self.check_gone()?;
             self.release_acked();
-            let fits_bytes = self.inflight.is_empty() || self.inflight_bytes + n <= self.settings.window_bytes;
+            let fits_bytes =
+                self.inflight.is_empty() || self.inflight_bytes + n <= self.settings.window_bytes;
             if fits_bytes && (self.inflight.len() as u64) < WINDOW_MESSAGES {
                 return Ok(());
             }
@@ -416,11 +464,15 @@ impl Receiver {
                     self.counters.buffered.fetch_sub(b.len(), Ordering::SeqCst);
                     self.unacked_bytes += b.len();
                     self.unacked_msgs += 1;
-                    if self.unacked_bytes >= self.settings.window_bytes / 4 || self.unacked_msgs >= WINDOW_MESSAGES / 4 {
+                    if self.unacked_bytes >= self.settings.window_bytes / 4
+                        || self.unacked_msgs >= WINDOW_MESSAGES / 4
+                    {
                         self.unacked_bytes = 0;
                         self.unacked_msgs = 0;
                         let h = headers("ack", None, Some(seq + 1));
-                        if let Err(e) = publish(&self.client, &self.peer, &self.own, h, Bytes::new()).await {
+                        if let Err(e) =
+                            publish(&self.client, &self.peer, &self.own, h, Bytes::new()).await
+                        {
                             self.done = true;
                             return Some(Err(e));
                         }
@@ -450,7 +502,10 @@ impl Receiver {
 /// Reads the first message of a stream directly from a fresh subscription (before a link
 /// exists): the executor's `accepted` frame, or the server's no-responders status when no
 /// executor listens. Returns the frame and the peer's inbox.
-pub async fn first_frame(sub: &mut Subscriber, timeout: Duration) -> Result<(Frame, Subject), FirstFrameError> {
+pub async fn first_frame(
+    sub: &mut Subscriber,
+    timeout: Duration,
+) -> Result<(Frame, Subject), FirstFrameError> {
     let msg = match tokio::time::timeout(timeout, sub.next()).await {
         Err(_) => return Err(FirstFrameError::Timeout),
         Ok(None) => return Err(FirstFrameError::Stream(StreamError::PeerGone)),
@@ -459,11 +514,20 @@ pub async fn first_frame(sub: &mut Subscriber, timeout: Duration) -> Result<(Fra
     if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
         return Err(FirstFrameError::NoResponders);
     }
-    let kind = msg.headers.as_ref().and_then(|h| h.get(H_KIND)).map(|v| v.as_str().to_string()).unwrap_or_default();
+    let kind = msg
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(H_KIND))
+        .map(|v| v.as_str().to_string())
+        .unwrap_or_default();
     if header_u64(&msg, H_SEQ) != Some(0) {
-        return Err(FirstFrameError::Stream(StreamError::Protocol("first frame must have sequence 0".into())));
+        return Err(FirstFrameError::Stream(StreamError::Protocol(
+            "first frame must have sequence 0".into(),
+        )));
     }
-    let reply = msg.reply.clone().ok_or_else(|| FirstFrameError::Stream(StreamError::Protocol("first frame without reply".into())))?;
+    let reply = msg.reply.clone().ok_or_else(|| {
+        FirstFrameError::Stream(StreamError::Protocol("first frame without reply".into()))
+    })?;
     let frame = Frame::decode(&kind, msg.payload).map_err(FirstFrameError::Stream)?;
     Ok((frame, reply))
 }

@@ -27,7 +27,10 @@ pub async fn upsert_credential(
         .await
 }
 
-pub async fn find_credential(conn: &mut AsyncPgConnection, id: TargetId) -> QueryResult<Option<TargetCredential>> {
+pub async fn find_credential(
+    conn: &mut AsyncPgConnection,
+    id: TargetId,
+) -> QueryResult<Option<TargetCredential>> {
     c::target_credentials
         .find(id)
         .select(TargetCredential::as_select())
@@ -37,7 +40,10 @@ pub async fn find_credential(conn: &mut AsyncPgConnection, id: TargetId) -> Quer
 }
 
 pub async fn delete_credential(conn: &mut AsyncPgConnection, id: TargetId) -> QueryResult<bool> {
-    diesel::delete(c::target_credentials.find(id)).execute(conn).await.map(|n| n > 0)
+    diesel::delete(c::target_credentials.find(id))
+        .execute(conn)
+        .await
+        .map(|n| n > 0)
 }
 
 /// A target with its sealed credential, as an executor loads it.
@@ -52,4 +58,11 @@ pub async fn find_target_with_credential(
         .first(conn)
         .await
         .optional()
+}
+
+pub async fn list_credentials(conn: &mut AsyncPgConnection) -> QueryResult<Vec<TargetCredential>> {
+    c::target_credentials
+        .select(TargetCredential::as_select())
+        .load(conn)
+        .await
 }

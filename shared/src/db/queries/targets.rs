@@ -14,11 +14,23 @@ pub async fn insert_target(conn: &mut AsyncPgConnection, new: &NewTarget) -> Que
 }
 
 pub async fn list_targets(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Target>> {
-    t::targets.order(t::slug.asc()).select(Target::as_select()).load(conn).await
+    t::targets
+        .order(t::slug.asc())
+        .select(Target::as_select())
+        .load(conn)
+        .await
 }
 
-pub async fn find_target(conn: &mut AsyncPgConnection, id: TargetId) -> QueryResult<Option<Target>> {
-    t::targets.find(id).select(Target::as_select()).first(conn).await.optional()
+pub async fn find_target(
+    conn: &mut AsyncPgConnection,
+    id: TargetId,
+) -> QueryResult<Option<Target>> {
+    t::targets
+        .find(id)
+        .select(Target::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 pub async fn update_target(
@@ -35,5 +47,8 @@ pub async fn update_target(
 }
 
 pub async fn delete_target(conn: &mut AsyncPgConnection, id: TargetId) -> QueryResult<bool> {
-    diesel::delete(t::targets.find(id)).execute(conn).await.map(|n| n > 0)
+    diesel::delete(t::targets.find(id))
+        .execute(conn)
+        .await
+        .map(|n| n > 0)
 }

@@ -15,14 +15,26 @@ pub async fn insert_token(conn: &mut AsyncPgConnection, new: &NewToken<'_>) -> Q
 }
 
 pub async fn list_tokens(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Token>> {
-    t::tokens.order(t::created_at.desc()).select(Token::as_select()).load(conn).await
+    t::tokens
+        .order(t::created_at.desc())
+        .select(Token::as_select())
+        .load(conn)
+        .await
 }
 
 pub async fn find_token(conn: &mut AsyncPgConnection, id: TokenId) -> QueryResult<Option<Token>> {
-    t::tokens.find(id).select(Token::as_select()).first(conn).await.optional()
+    t::tokens
+        .find(id)
+        .select(Token::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
-pub async fn find_token_by_hash(conn: &mut AsyncPgConnection, hash: &[u8]) -> QueryResult<Option<Token>> {
+pub async fn find_token_by_hash(
+    conn: &mut AsyncPgConnection,
+    hash: &[u8],
+) -> QueryResult<Option<Token>> {
     t::tokens
         .filter(t::token_hash.eq(hash))
         .select(Token::as_select())
@@ -49,9 +61,9 @@ pub async fn revoke_token(conn: &mut AsyncPgConnection, id: TokenId) -> QueryRes
     let now = OffsetDateTime::now_utc();
     diesel::update(t::tokens.find(id))
         .set((
-            t::revoked_at.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
-                "COALESCE(revoked_at, now())",
-            )),
+            t::revoked_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("COALESCE(revoked_at, now())")),
             t::updated_at.eq(now),
         ))
         .returning(Token::as_returning())
@@ -64,7 +76,11 @@ pub async fn revoke_token(conn: &mut AsyncPgConnection, id: TokenId) -> QueryRes
 pub async fn touch_token(conn: &mut AsyncPgConnection, id: TokenId) -> QueryResult<usize> {
     let now = OffsetDateTime::now_utc();
     diesel::update(t::tokens.find(id))
-        .filter(t::last_used_at.is_null().or(t::last_used_at.lt(now - time::Duration::minutes(1))))
+        .filter(
+            t::last_used_at
+                .is_null()
+                .or(t::last_used_at.lt(now - time::Duration::minutes(1))),
+        )
         .set(t::last_used_at.eq(now))
         .execute(conn)
         .await

@@ -1,0 +1,34 @@
+//! What every approver worker shares.
+
+use std::sync::Arc;
+
+use shellgate_shared::bus::Bus;
+use shellgate_shared::config::Settings;
+use shellgate_shared::crypto::VaultPublicKey;
+use shellgate_shared::db::DbPool;
+
+pub struct ApproverContext {
+    pub bus: Bus,
+    pub db: DbPool,
+    pub vault: VaultPublicKey,
+    pub settings: Settings,
+}
+
+impl ApproverContext {
+    pub fn new(settings: &Settings, bus: Bus, db: DbPool, vault: VaultPublicKey) -> Arc<Self> {
+        Arc::new(Self {
+            bus,
+            db,
+            vault,
+            settings: settings.clone(),
+        })
+    }
+
+    /// A pooled connection, or 503 when the database is unavailable.
+    pub async fn conn(&self) -> Result<shellgate_shared::db::DbConn, crate::error::ApiError> {
+        self.db.get().await.map_err(|e| {
+            tracing::error!(error = %e, "database unavailable");
+            crate::error::ApiError::Unavailable
+        })
+    }
+}

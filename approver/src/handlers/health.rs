@@ -1,0 +1,17 @@
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use shellgate_shared::health;
+
+use crate::context::ApproverContext;
+
+pub async fn get_health() -> HttpResponse {
+    HttpResponse::Ok().json(health::ok())
+}
+
+pub async fn get_ready(ctx: web::Data<Arc<ApproverContext>>) -> HttpResponse {
+    match health::readiness(&ctx.db, &ctx.bus).await {
+        (true, body) => HttpResponse::Ok().json(body),
+        (false, body) => HttpResponse::ServiceUnavailable().json(body),
+    }
+}

@@ -1,0 +1,3 @@
+pub mod grant;
+pub mod list;
+pub mod revoke;

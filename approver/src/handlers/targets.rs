@@ -1,0 +1,6 @@
+pub mod create;
+pub mod credential;
+pub mod delete;
+pub mod get;
+pub mod list;
+pub mod update;

@@ -1,0 +1,84 @@
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use shellgate_shared::credential::Credential;
+use shellgate_shared::db::models::NewTargetCredential;
+use shellgate_shared::db::queries;
+use shellgate_shared::ids::TargetId;
+use time::OffsetDateTime;
+
+use crate::auth::Admin;
+use crate::context::ApproverContext;
+use crate::error::{ApiError, parse_id};
+use crate::events::announce_change;
+use crate::views::CredentialSummary;
+
+/// Validates a credential for a target kind and seals it to the vault public key. The clear
+/// value lives only in this call; what is stored cannot be opened by the approver.
+pub fn seal_credential(
+    ctx: &ApproverContext,
+    target_id: TargetId,
+    target_kind: &str,
+    credential: &Credential,
+) -> Result<NewTargetCredential, ApiError> {
+    if target_kind != "http" {
+        return Err(ApiError::validation(
+            "invalid_credential",
+            format!(
+                "credential type {} is not valid for {target_kind} targets",
+                credential.kind()
+            ),
+        ));
+    }
+    credential
+        .validate()
+        .map_err(|e| ApiError::validation("invalid_credential", e.to_string()))?;
+    let plain = serde_json::to_vec(credential).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let sealed = ctx
+        .vault
+        .seal(&plain)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(NewTargetCredential {
+        target_id,
+        kind: credential.kind().to_string(),
+        sealed,
+        key_id: ctx.vault.key_id(),
+        hint: credential.hint(),
+        updated_at: OffsetDateTime::now_utc(),
+    })
+}
+
+/// `PUT /api/targets/{id}/credential`: sets or replaces the credential.
+pub async fn set_credential(
+    _admin: Admin,
+    ctx: web::Data<Arc<ApproverContext>>,
+    path: web::Path<String>,
+    body: web::Json<Credential>,
+) -> Result<HttpResponse, ApiError> {
+    let id: TargetId = parse_id(&path)?;
+    let mut conn = ctx.conn().await?;
+    let target = queries::targets::find_target(&mut conn, id)
+        .await?
+        .ok_or(ApiError::NotFound("target"))?;
+    let sealed = seal_credential(&ctx, id, &target.kind, &body)?;
+    let stored = queries::credentials::upsert_credential(&mut conn, &sealed).await?;
+    drop(conn);
+    announce_change(&ctx, None).await;
+    Ok(HttpResponse::Ok().json(CredentialSummary::from(&stored)))
+}
+
+/// `DELETE /api/targets/{id}/credential`
+pub async fn delete_credential(
+    _admin: Admin,
+    ctx: web::Data<Arc<ApproverContext>>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: TargetId = parse_id(&path)?;
+    let mut conn = ctx.conn().await?;
+    if !queries::credentials::delete_credential(&mut conn, id).await? {
+        return Err(ApiError::NotFound("credential"));
+    }
+    drop(conn);
+    announce_change(&ctx, None).await;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,26 @@
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use shellgate_shared::db::queries;
+use shellgate_shared::ids::TargetId;
+
+use crate::auth::Admin;
+use crate::context::ApproverContext;
+use crate::error::{ApiError, parse_id};
+use crate::events::announce_change;
+
+/// `DELETE /api/targets/{id}`: removes the target, its credential and its permissions.
+pub async fn delete_target(
+    _admin: Admin,
+    ctx: web::Data<Arc<ApproverContext>>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: TargetId = parse_id(&path)?;
+    let mut conn = ctx.conn().await?;
+    if !queries::targets::delete_target(&mut conn, id).await? {
+        return Err(ApiError::NotFound("target"));
+    }
+    drop(conn);
+    announce_change(&ctx, None).await;
+    Ok(HttpResponse::NoContent().finish())
+}

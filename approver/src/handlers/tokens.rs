@@ -1,0 +1,5 @@
+pub mod create;
+pub mod list;
+pub mod regenerate;
+pub mod revoke;
+pub mod update;

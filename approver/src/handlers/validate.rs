@@ -1,0 +1,91 @@
+//! Input validation shared by the management handlers; every failure is a 400 with a stable code.
+
+use serde::{Deserialize, Deserializer};
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+
+/// A display name: trimmed, 1–200 characters, no control characters.
+pub fn name(s: &str) -> Result<String, ApiError> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 200 || s.chars().any(char::is_control) {
+        return Err(ApiError::validation(
+            "invalid_name",
+            "name must be 1-200 characters without control characters",
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// A slug derived from a name: `Prod API (EU)` → `prod-api-eu`.
+pub fn slug_from_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-');
+    out.chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_string()
+}
+
+pub fn slug(s: &str, what: &'static str) -> Result<String, ApiError> {
+    if shellgate_shared::ids::is_valid_slug(s) {
+        Ok(s.to_string())
+    } else {
+        Err(ApiError::validation(
+            what,
+            format!("{s:?} must be 1-63 lowercase letters, digits or '-', not starting with '-'"),
+        ))
+    }
+}
+
+/// An expiry in the future.
+pub fn expiry(at: Option<OffsetDateTime>) -> Result<Option<OffsetDateTime>, ApiError> {
+    match at {
+        Some(t) if t <= OffsetDateTime::now_utc() => Err(ApiError::validation(
+            "invalid_expiry",
+            "expiresAt must be in the future",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// For PATCH bodies: absent → `None`, `null` → `Some(None)`, a time → `Some(Some(t))`.
+pub fn double_option_rfc3339<'de, D>(d: D) -> Result<Option<Option<OffsetDateTime>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(with = "time::serde::rfc3339::option")] Option<OffsetDateTime>);
+    Wrap::deserialize(d).map(|w| Some(w.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_from_names() {
+        assert_eq!(slug_from_name("Prod API (EU)"), "prod-api-eu");
+        assert_eq!(slug_from_name("--x--"), "x");
+        assert_eq!(slug_from_name("é"), "");
+        assert!(slug("ok-1", "invalid_slug").is_ok());
+        assert!(slug("-bad", "invalid_slug").is_err());
+        assert!(slug("Bad", "invalid_slug").is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(name("  a ").unwrap(), "a");
+        assert!(name("").is_err());
+        assert!(name("a\nb").is_err());
+        assert!(name(&"x".repeat(201)).is_err());
+    }
+}

@@ -1,0 +1,63 @@
+//! Every route of the approver, in one place.
+
+use actix_web::web;
+
+use crate::error::{json_config, query_config};
+use crate::handlers::{audit, health, permissions, targets, tokens};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .app_data(query_config())
+        .route("/health", web::get().to(health::get_health))
+        .route("/ready", web::get().to(health::get_ready))
+        .service(
+            web::scope("/api")
+                .route("/tokens", web::post().to(tokens::create::create_token))
+                .route("/tokens", web::get().to(tokens::list::list_tokens))
+                .route("/tokens/{id}", web::get().to(tokens::list::get_token))
+                .route(
+                    "/tokens/{id}",
+                    web::patch().to(tokens::update::update_token),
+                )
+                .route(
+                    "/tokens/{id}",
+                    web::delete().to(tokens::revoke::revoke_token),
+                )
+                .route(
+                    "/tokens/{id}/regenerate",
+                    web::post().to(tokens::regenerate::regenerate_token),
+                )
+                .route(
+                    "/tokens/{id}/permissions",
+                    web::get().to(permissions::list::list_permissions),
+                )
+                .route(
+                    "/tokens/{id}/permissions",
+                    web::post().to(permissions::grant::grant_permission),
+                )
+                .route(
+                    "/tokens/{id}/permissions/{target_id}",
+                    web::delete().to(permissions::revoke::revoke_permission),
+                )
+                .route("/targets", web::post().to(targets::create::create_target))
+                .route("/targets", web::get().to(targets::list::list_targets))
+                .route("/targets/{id}", web::get().to(targets::get::get_target))
+                .route(
+                    "/targets/{id}",
+                    web::patch().to(targets::update::update_target),
+                )
+                .route(
+                    "/targets/{id}",
+                    web::delete().to(targets::delete::delete_target),
+                )
+                .route(
+                    "/targets/{id}/credential",
+                    web::put().to(targets::credential::set_credential),
+                )
+                .route(
+                    "/targets/{id}/credential",
+                    web::delete().to(targets::credential::delete_credential),
+                )
+                .route("/audit", web::get().to(audit::list::list_audit)),
+        );
+}

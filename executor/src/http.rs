@@ -1,0 +1,343 @@
+//! The HTTP transport: one agent request, from the open message to the last response frame.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use awc::body::{BodyStream, SizedStream};
+use awc::error::{ConnectError, SendRequestError};
+use awc::http::Method;
+use awc::http::header::{HeaderName, HeaderValue};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use shellgate_shared::bus::messages::{
+    Accepted, BodyMode, HttpExecRequest, ResponseHead, StreamFailure, decode_open,
+};
+use shellgate_shared::bus::stream::{Frame, Receiver, Sender, StreamError, link};
+use shellgate_shared::credential::Credential;
+use shellgate_shared::headers::{filter_request_headers, filter_response_headers};
+use shellgate_shared::http_path::build_upstream_url;
+use tracing::Instrument;
+
+use crate::context::ExecutorContext;
+use crate::scrub::Scrubber;
+
+/// The awc client of one worker thread: no redirects followed (they are returned to the agent),
+/// no automatic decompression, the configured upstream timeout.
+pub fn build_client(ctx: &ExecutorContext) -> awc::Client {
+    let timeout = Duration::from_millis(ctx.settings.upstream_timeout_ms);
+    awc::Client::builder()
+        .disable_redirects()
+        .no_default_headers()
+        .timeout(timeout)
+        .connector(
+            awc::Connector::new()
+                .timeout(timeout.min(Duration::from_secs(10)))
+                .limit(0),
+        )
+        .finish()
+}
+
+/// Handles one open message from the queue group. Always answers: with a response stream or a
+/// typed error frame.
+pub async fn handle_open(ctx: Arc<ExecutorContext>, client: awc::Client, msg: async_nats::Message) {
+    let Some(reply) = msg.reply.clone() else {
+        tracing::warn!("open message without reply subject dropped");
+        return;
+    };
+    let nats = ctx.bus.client.clone();
+    let inbox = nats.new_inbox();
+    let sub = match nats.subscribe(inbox.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot subscribe stream inbox");
+            return;
+        }
+    };
+    let (mut tx, rx) = link(nats, ctx.stream, sub, inbox.into(), reply, 0, 0);
+    if tx
+        .send(Frame::Accepted(Accepted {
+            executor: ctx.id.clone(),
+        }))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (req, inline) = match decode_open(msg.payload) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed open message");
+            let _ = tx
+                .send(Frame::Error(StreamFailure::new(
+                    502,
+                    "executor_protocol_error",
+                    "malformed request",
+                )))
+                .await;
+            return;
+        }
+    };
+    let span =
+        tracing::info_span!("exec_http", request_id = %req.request_id, target_id = %req.target_id);
+    if let Err(failure) = run(&ctx, &client, req, inline, rx, &mut tx)
+        .instrument(span)
+        .await
+    {
+        let _ = tx.send(Frame::Error(failure)).await;
+    }
+}
+
+fn fail(status: u16, code: &str, message: &str) -> StreamFailure {
+    StreamFailure::new(status, code, message)
+}
+
+/// Opens the target's credential, if it has one.
+fn open_credential(
+    ctx: &ExecutorContext,
+    cred: &shellgate_shared::db::models::TargetCredential,
+) -> Result<Credential, StreamFailure> {
+    let plain = ctx.vault.open(&cred.key_id, &cred.sealed).map_err(|e| {
+        tracing::error!(error = %e, target_id = %cred.target_id, "cannot open credential");
+        fail(
+            502,
+            "credential_unavailable",
+            "the target's credential cannot be used by this executor",
+        )
+    })?;
+    serde_json::from_slice(&plain).map_err(|_| {
+        tracing::error!(target_id = %cred.target_id, "sealed credential is not a valid credential document");
+        fail(502, "credential_unavailable", "the target's credential cannot be used by this executor")
+    })
+}
+
+fn header_pair(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
+    Some((
+        HeaderName::from_bytes(name.as_bytes()).ok()?,
+        HeaderValue::from_str(value).ok()?,
+    ))
+}
+
+async fn run(
+    ctx: &ExecutorContext,
+    client: &awc::Client,
+    req: HttpExecRequest,
+    inline: Bytes,
+    rx: Receiver,
+    tx: &mut Sender,
+) -> Result<(), StreamFailure> {
+    let resolved = ctx
+        .targets
+        .get(&ctx.db, &ctx.bus, req.target_id)
+        .await
+        .map_err(|_| {
+            fail(
+                503,
+                "executor_db_unavailable",
+                "the executor cannot reach its database",
+            )
+        })?
+        .ok_or_else(|| fail(404, "target_not_found", "no such target"))?;
+    let target = &resolved.target;
+    if target.kind != "http" || !target.enabled {
+        return Err(fail(404, "target_not_found", "no such target"));
+    }
+    if target.pool != ctx.pool_name {
+        tracing::error!(pool = %target.pool, own = %ctx.pool_name, "request routed to the wrong executor pool");
+        return Err(fail(
+            502,
+            "executor_wrong_pool",
+            "the request reached an executor of another pool",
+        ));
+    }
+    let base = target
+        .base_url
+        .as_deref()
+        .ok_or_else(|| fail(502, "target_misconfigured", "target has no base URL"))?;
+    let credential = resolved
+        .credential
+        .as_ref()
+        .map(|c| open_credential(ctx, c))
+        .transpose()?;
+
+    let extra_query = match &credential {
+        Some(Credential::Query { param, value }) => Some((param.as_str(), value.as_str())),
+        _ => None,
+    };
+    let url = build_upstream_url(base, &req.path, req.query.as_deref(), extra_query)
+        .map_err(|e| fail(400, e.code(), &e.to_string()))?;
+    let method = Method::from_bytes(req.method.as_bytes())
+        .map_err(|_| fail(400, "bad_method", "invalid HTTP method"))?;
+
+    let mut upstream = client.request(method, url.as_str()).no_decompress();
+    let mut headers = filter_request_headers(req.headers);
+    if let Some(Credential::Header { headers: injected }) = &credential {
+        headers.retain(|(n, _)| !injected.keys().any(|k| k.eq_ignore_ascii_case(n)));
+    }
+    for (name, value) in &headers {
+        if let Some(pair) = header_pair(name, value) {
+            upstream = upstream.append_header(pair);
+        }
+    }
+    upstream = upstream.insert_header(("accept-encoding", "identity"));
+    upstream = match &credential {
+        Some(Credential::Bearer { token }) => {
+            upstream.insert_header(("authorization", format!("Bearer {token}")))
+        }
+        Some(Credential::Basic { username, password }) => upstream.basic_auth(username, password),
+        Some(Credential::Header { headers: injected }) => {
+            for (n, v) in injected {
+                if let Some(pair) = header_pair(n, v) {
+                    upstream = upstream.insert_header(pair);
+                }
+            }
+            upstream
+        }
+        Some(Credential::Query { .. }) | None => upstream,
+    };
+    let scrubber = Scrubber::new(
+        credential
+            .as_ref()
+            .map(Credential::scrub_needles)
+            .unwrap_or_default(),
+    );
+    drop(credential);
+
+    let send = match req.body {
+        BodyMode::Inline if inline.is_empty() && req.content_length.is_none() => upstream.send(),
+        BodyMode::Inline => upstream.send_body(inline),
+        BodyMode::Stream => {
+            let body = body_stream(rx);
+            match req.content_length {
+                Some(n) => upstream.send_body(SizedStream::new(n, body)),
+                None => upstream.send_body(BodyStream::new(body)),
+            }
+        }
+    };
+    let gone = tx.gone();
+    let response = tokio::select! {
+        r = send => r,
+        e = gone => {
+            tracing::info!(error = %e, "gateway went away before the upstream answered");
+            return Ok(());
+        }
+    };
+    let mut response = response.map_err(map_send_error)?;
+    stream_response(&mut response, scrubber, tx).await
+}
+
+/// The request body as it arrives from the gateway.
+fn body_stream(
+    rx: Receiver,
+) -> impl futures_util::Stream<Item = Result<Bytes, BodyAborted>> + 'static {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        match rx.next().await {
+            Some(Ok(Frame::Data(b))) => Some((Ok(b), rx)),
+            Some(Ok(Frame::End)) | None => None,
+            Some(Ok(Frame::Error(f))) => Some((Err(BodyAborted(f.code)), rx)),
+            Some(Ok(_)) => Some((Err(BodyAborted("protocol".into())), rx)),
+            Some(Err(e)) => Some((Err(BodyAborted(e.to_string())), rx)),
+        }
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("request body aborted: {0}")]
+struct BodyAborted(String);
+
+fn map_send_error(e: SendRequestError) -> StreamFailure {
+    // Log the kind only: awc's messages may include the URL, which may carry a query credential.
+    let (status, code, message) = match &e {
+        SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => (
+            504,
+            "upstream_timeout",
+            "the upstream did not answer in time",
+        ),
+        SendRequestError::Connect(_) => (
+            502,
+            "upstream_connect_failed",
+            "cannot connect to the upstream",
+        ),
+        SendRequestError::Body(_) => (
+            502,
+            "request_body_failed",
+            "the request body could not be delivered",
+        ),
+        SendRequestError::Url(_) => (502, "upstream_bad_url", "the upstream URL is invalid"),
+        _ => (502, "upstream_failed", "the upstream request failed"),
+    };
+    tracing::warn!(code, "upstream request failed");
+    fail(status, code, message)
+}
+
+async fn stream_response(
+    response: &mut awc::ClientResponse<
+        impl futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin,
+    >,
+    mut scrubber: Scrubber,
+    tx: &mut Sender,
+) -> Result<(), StreamFailure> {
+    let raw: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let content_length = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let headers = filter_response_headers(raw)
+        .into_iter()
+        .map(|(n, v)| {
+            let v = scrubber.scrub_str(&v);
+            (n, v)
+        })
+        .collect();
+    let head = ResponseHead {
+        status: response.status().as_u16(),
+        headers,
+        content_length,
+    };
+    if tx.send(Frame::Head(head)).await.is_err() {
+        return Ok(());
+    }
+    let gone = tx.gone();
+    tokio::pin!(gone);
+    loop {
+        let chunk = tokio::select! {
+            c = response.next() => c,
+            e = &mut gone => {
+                tracing::info!(error = %e, "gateway went away; dropping the upstream response");
+                return Ok(());
+            }
+        };
+        match chunk {
+            Some(Ok(b)) => {
+                let out = scrubber.push(b);
+                if !out.is_empty() && tx.send_data(out).await.is_err() {
+                    return Ok(());
+                }
+            }
+            Some(Err(_)) => {
+                return Err(fail(
+                    502,
+                    "upstream_body_failed",
+                    "the upstream response body failed",
+                ));
+            }
+            None => {
+                let rest = scrubber.finish();
+                if !rest.is_empty() && tx.send_data(rest).await.is_err() {
+                    return Ok(());
+                }
+                let _: Result<(), StreamError> = tx.send(Frame::End).await;
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Executor worker threads. Each runs its own actix system (awc clients are per thread) with a
+//! queue subscription to its pool's subject, so NATS spreads requests over all workers of all
+//! executor processes of the pool.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::{Semaphore, oneshot, watch};
+
+use crate::context::ExecutorContext;
+use crate::http::{build_client, handle_open};
+
+pub struct WorkerPool {
+    shutdown: watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl WorkerPool {
+    /// Stops taking new requests, lets in-flight ones finish (up to the grace period), joins.
+    pub fn shutdown_and_join(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts `n` workers and returns once every one of them is subscribed.
+pub async fn spawn_workers(ctx: Arc<ExecutorContext>, n: usize) -> anyhow::Result<WorkerPool> {
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut threads = Vec::new();
+    let mut ready = Vec::new();
+    for i in 0..n {
+        let ctx = ctx.clone();
+        let shutdown_rx = shutdown_rx.clone();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        ready.push(ready_rx);
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("executor-{i}"))
+                .spawn(move || {
+                    actix_rt::System::new().block_on(worker_loop(ctx, shutdown_rx, ready_tx));
+                })?,
+        );
+    }
+    for r in ready {
+        r.await
+            .map_err(|_| anyhow::anyhow!("executor worker failed to start"))??;
+    }
+    tokio::spawn(ctx.targets.clone().follow_changes(ctx.bus.clone()));
+    tracing::info!(workers = n, pool = %ctx.pool_name, executor = %ctx.id, "executor subscribed");
+    Ok(WorkerPool { shutdown, threads })
+}
+
+async fn worker_loop(
+    ctx: Arc<ExecutorContext>,
+    mut shutdown: watch::Receiver<bool>,
+    ready: oneshot::Sender<anyhow::Result<()>>,
+) {
+    let subject = ctx.bus.subjects.exec_http(&ctx.pool_name);
+    let queue = ctx.bus.subjects.exec_queue(&ctx.pool_name);
+    let mut sub = match ctx.bus.client.queue_subscribe(subject, queue).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(anyhow::anyhow!(
+                "cannot subscribe to the executor subject: {e}"
+            )));
+            return;
+        }
+    };
+    // The subscription must be known to the server before callers are told we are ready.
+    if let Err(e) = ctx.bus.client.flush().await {
+        let _ = ready.send(Err(anyhow::anyhow!("NATS flush failed: {e}")));
+        return;
+    }
+    let _ = ready.send(Ok(()));
+    let client = build_client(&ctx);
+    let limit = ctx.settings.executor_max_in_flight;
+    let permits = Arc::new(Semaphore::new(limit));
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let msg = tokio::select! {
+            _ = shutdown.changed() => break,
+            m = sub.next() => match m { Some(m) => m, None => break },
+        };
+        let ctx = ctx.clone();
+        let client = client.clone();
+        actix_rt::spawn(async move {
+            handle_open(ctx, client, msg).await;
+            drop(permit);
+        });
+    }
+    let _ = sub.unsubscribe().await;
+    let grace = Duration::from_millis(ctx.settings.shutdown_grace_ms);
+    let all = u32::try_from(limit).unwrap_or(u32::MAX);
+    if tokio::time::timeout(grace, permits.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace period over with requests still in flight");
+    }
+}

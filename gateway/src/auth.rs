@@ -1,0 +1,225 @@
+//! Token authentication with a short-lived in-memory cache. A cached answer is dropped at once
+//! when the approver announces a change (NATS), when the NATS connection was interrupted (we may
+//! have missed an announcement), and in any case after the TTL.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use futures_util::StreamExt;
+use shellgate_shared::bus::Bus;
+use shellgate_shared::bus::messages::AuthInvalidation;
+use shellgate_shared::crypto::{TOKEN_PREFIX, hash_secret, is_well_formed_secret};
+use shellgate_shared::db::models::Token;
+use shellgate_shared::db::{DbPool, queries};
+use shellgate_shared::ids::{TargetId, TokenId};
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+
+/// A target a token may use, as the gateway needs it for routing.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub target_id: TargetId,
+    pub slug: String,
+    pub kind: String,
+    pub pool: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug)]
+pub struct Principal {
+    pub token: Token,
+    pub grants: HashMap<String, Grant>,
+    fetched: Instant,
+    epoch: u64,
+    touched: Mutex<Instant>,
+}
+
+impl Principal {
+    pub fn token_id(&self) -> TokenId {
+        self.token.id
+    }
+
+    /// The granted target with this slug; a target that exists but is not granted is
+    /// indistinguishable from one that does not exist.
+    pub fn grant(&self, slug: &str) -> Result<&Grant, ApiError> {
+        self.grants.get(slug).ok_or(ApiError::TargetNotFound)
+    }
+}
+
+pub struct AuthCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<Vec<u8>, Arc<Principal>>>,
+    /// Bumped by every invalidation: a lookup that started before one does not cache its result.
+    generation: AtomicU64,
+}
+
+/// Upper bound on cached tokens; past it the cache starts over.
+const MAX_ENTRIES: usize = 100_000;
+/// `last_used_at` is written at most this often per token.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// The bearer token of a request, if it has the `sg_` shape.
+pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::MissingToken)?
+        .to_str()
+        .map_err(|_| ApiError::InvalidToken)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::InvalidToken)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || !is_well_formed_secret(TOKEN_PREFIX, token) {
+        return Err(ApiError::InvalidToken);
+    }
+    Ok(token)
+}
+
+impl AuthCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The principal of a well-formed token, or why it may not be used.
+    pub async fn authenticate(
+        &self,
+        db: &DbPool,
+        bus: &Bus,
+        token: &str,
+    ) -> Result<Arc<Principal>, ApiError> {
+        let hash = hash_secret(token);
+        let epoch = bus.reconnect_epoch();
+        let cached = self.entries.lock().ok().and_then(|e| e.get(&hash).cloned());
+        let principal = match cached {
+            Some(p) if p.fetched.elapsed() < self.ttl && p.epoch == epoch => p,
+            _ => self.load(db, epoch, hash).await?,
+        };
+        check_usable(&principal.token)?;
+        self.maybe_touch(db, &principal);
+        Ok(principal)
+    }
+
+    async fn load(
+        &self,
+        db: &DbPool,
+        epoch: u64,
+        hash: Vec<u8>,
+    ) -> Result<Arc<Principal>, ApiError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let unavailable = |e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, "token lookup failed");
+            ApiError::Unavailable("auth_unavailable")
+        };
+        let (token, grants) = {
+            let mut conn = db.get().await.map_err(|e| unavailable(&e))?;
+            let token = queries::tokens::find_token_by_hash(&mut conn, &hash)
+                .await
+                .map_err(|e| unavailable(&e))?
+                .ok_or(ApiError::InvalidToken)?;
+            let grants = queries::permissions::targets_of_token(&mut conn, token.id)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            (token, grants)
+        };
+        let grants = grants
+            .into_iter()
+            .map(|(_, t)| {
+                let grant = Grant {
+                    target_id: t.id,
+                    slug: t.slug.clone(),
+                    kind: t.kind,
+                    pool: t.pool,
+                    enabled: t.enabled,
+                };
+                (t.slug, grant)
+            })
+            .collect();
+        let principal = Arc::new(Principal {
+            token,
+            grants,
+            fetched: Instant::now(),
+            epoch,
+            touched: Mutex::new(Instant::now() - TOUCH_EVERY),
+        });
+        if let Ok(mut entries) = self.entries.lock()
+            && self.generation.load(Ordering::SeqCst) == generation
+        {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(hash, principal.clone());
+        }
+        Ok(principal)
+    }
+
+    fn maybe_touch(&self, db: &DbPool, principal: &Principal) {
+        let due = principal.touched.lock().is_ok_and(|mut t| {
+            let due = t.elapsed() >= TOUCH_EVERY;
+            if due {
+                *t = Instant::now();
+            }
+            due
+        });
+        if due {
+            let db = db.clone();
+            let id = principal.token.id;
+            tokio::spawn(async move {
+                if let Ok(mut conn) = db.get().await
+                    && let Err(e) = queries::tokens::touch_token(&mut conn, id).await
+                {
+                    tracing::warn!(error = %e, "cannot record token use");
+                }
+            });
+        }
+    }
+
+    pub fn invalidate(&self, token: Option<TokenId>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut entries) = self.entries.lock() {
+            match token {
+                Some(id) => entries.retain(|_, p| p.token.id != id),
+                None => entries.clear(),
+            }
+        }
+    }
+
+    /// Subscribes to the approver's change announcements, then applies them in the background
+    /// for as long as the process runs. Returns once the subscription is in place.
+    pub async fn follow_changes(self: Arc<Self>, bus: Bus) -> Result<(), async_nats::Error> {
+        let mut sub = bus.client.subscribe(bus.subjects.auth_events()).await?;
+        bus.client.flush().await?;
+        tokio::spawn(async move {
+            while let Some(msg) = sub.next().await {
+                match serde_json::from_slice::<AuthInvalidation>(&msg.payload) {
+                    Ok(ev) => self.invalidate(ev.token_id),
+                    Err(_) => self.invalidate(None),
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+fn check_usable(token: &Token) -> Result<(), ApiError> {
+    if token.revoked_at.is_some() {
+        return Err(ApiError::TokenRevoked);
+    }
+    if !token.enabled {
+        return Err(ApiError::TokenDisabled);
+    }
+    if token
+        .expires_at
+        .is_some_and(|e| e <= OffsetDateTime::now_utc())
+    {
+        return Err(ApiError::TokenExpired);
+    }
+    Ok(())
+}

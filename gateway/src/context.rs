@@ -1,0 +1,48 @@
+//! What every gateway worker shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use shellgate_shared::audit::publisher::AuditPublisher;
+use shellgate_shared::bus::Bus;
+use shellgate_shared::config::{Settings, StreamSettings};
+use shellgate_shared::db::DbPool;
+
+use crate::auth::AuthCache;
+
+pub struct GatewayContext {
+    pub bus: Bus,
+    pub db: DbPool,
+    pub auth: Arc<AuthCache>,
+    pub audit: AuditPublisher,
+    pub stream: StreamSettings,
+    pub max_body_bytes: u64,
+    pub inline_body_bytes: usize,
+    pub accept_timeout: Duration,
+    pub head_timeout: Duration,
+}
+
+impl GatewayContext {
+    pub fn new(settings: &Settings, bus: Bus, db: DbPool) -> Arc<Self> {
+        let accept_timeout = Duration::from_millis(settings.executor_accept_timeout_ms);
+        Arc::new(Self {
+            audit: AuditPublisher::new(&bus),
+            auth: Arc::new(AuthCache::new(Duration::from_millis(
+                settings.auth_cache_ttl_ms,
+            ))),
+            bus,
+            db,
+            stream: settings.stream(),
+            max_body_bytes: settings.max_body_bytes,
+            inline_body_bytes: settings.inline_body_bytes,
+            accept_timeout,
+            // The executor enforces the upstream timeout and reports it; this is the backstop.
+            head_timeout: Duration::from_millis(settings.upstream_timeout_ms) + accept_timeout,
+        })
+    }
+
+    /// Starts following token/permission change events (cache invalidation).
+    pub async fn start_background(self: &Arc<Self>) -> Result<(), async_nats::Error> {
+        self.auth.clone().follow_changes(self.bus.clone()).await
+    }
+}

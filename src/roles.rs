@@ -1,0 +1,274 @@
+//! Starting and stopping the roles, alone or all in one process.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use shellgate_approver::ApproverContext;
+use shellgate_approver::audit_writer::{self, AuditWriterSettings};
+use shellgate_executor::{ExecutorContext, WorkerPool, spawn_workers};
+use shellgate_gateway::GatewayContext;
+use shellgate_shared::bus::Bus;
+use shellgate_shared::config::Settings;
+use shellgate_shared::crypto::{VaultPublicKey, VaultSecretKey};
+use shellgate_shared::db::{self, DbPool};
+use tokio::sync::watch;
+use tracing_actix_web::TracingLogger;
+
+use crate::vault_keys;
+
+/// A running role: its HTTP server and whatever else must be stopped with it.
+pub struct Running {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    server: ServerHandle,
+    workers: Option<WorkerPool>,
+    background: Option<watch::Sender<bool>>,
+}
+
+impl Running {
+    /// Graceful stop: the HTTP server finishes in-flight requests; executors finish theirs.
+    pub async fn stop(self) {
+        if let Some(bg) = &self.background {
+            let _ = bg.send(true);
+        }
+        self.server.stop(true).await;
+        if let Some(workers) = self.workers {
+            let _ = tokio::task::spawn_blocking(move || workers.shutdown_and_join()).await;
+        }
+    }
+}
+
+fn bind_error(listen: &str, var: &str) -> String {
+    format!("cannot listen on {listen}; is another process using it? Set {var} to another address")
+}
+
+fn serve<F>(
+    settings: &Settings,
+    listen: &str,
+    var: &str,
+    workers: usize,
+    factory: F,
+) -> anyhow::Result<(SocketAddr, ServerHandle)>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(TracingLogger::default())
+            .configure(factory.clone())
+    })
+    .workers(workers)
+    .disable_signals()
+    .shutdown_timeout(settings.shutdown_grace_ms.div_ceil(1000))
+    .bind(listen)
+    .with_context(|| bind_error(listen, var))?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .context("server bound no address")?;
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "HTTP server stopped with an error");
+        }
+    });
+    Ok((addr, handle))
+}
+
+async fn connect(settings: &Settings, name: &str) -> anyhow::Result<(DbPool, Bus)> {
+    let db = db::connect_pool(settings).await?;
+    let bus = Bus::connect(settings, name).await?;
+    Ok((db, bus))
+}
+
+pub async fn start_gateway(settings: &Settings, bus: Bus, db: DbPool) -> anyhow::Result<Running> {
+    bus.ensure_audit_stream(&settings.nats_url).await?;
+    let ctx = GatewayContext::new(settings, bus, db);
+    ctx.start_background()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot subscribe to change events: {e}"))?;
+    let data = web::Data::new(ctx);
+    let (addr, server) = serve(
+        settings,
+        &settings.gateway_listen,
+        "SHELLGATE_GATEWAY_LISTEN",
+        settings.gateway_workers(),
+        move |cfg| {
+            cfg.app_data(data.clone());
+            shellgate_gateway::routes::configure(cfg);
+        },
+    )?;
+    Ok(Running {
+        name: "gateway",
+        addr,
+        server,
+        workers: None,
+        background: None,
+    })
+}
+
+pub async fn start_executor(
+    settings: &Settings,
+    bus: Bus,
+    db: DbPool,
+    vault: VaultSecretKey,
+) -> anyhow::Result<Running> {
+    let ctx: Arc<ExecutorContext> = ExecutorContext::new(settings, bus, db, vault);
+    let workers = spawn_workers(ctx.clone(), settings.executor_workers()).await?;
+    let data = web::Data::new(ctx);
+    let (addr, server) = serve(
+        settings,
+        &settings.executor_listen,
+        "SHELLGATE_EXECUTOR_LISTEN",
+        1,
+        move |cfg| {
+            cfg.app_data(data.clone());
+            shellgate_executor::routes::configure(cfg);
+        },
+    )?;
+    Ok(Running {
+        name: "executor",
+        addr,
+        server,
+        workers: Some(workers),
+        background: None,
+    })
+}
+
+pub async fn start_approver(
+    settings: &Settings,
+    bus: Bus,
+    db: DbPool,
+    vault: VaultPublicKey,
+) -> anyhow::Result<Running> {
+    let consumer = audit_writer::prepare(&bus, &settings.nats_url).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let writer_settings = AuditWriterSettings {
+        batch_size: settings.audit_batch_size,
+        flush: Duration::from_millis(settings.audit_flush_ms.max(10)),
+        nats_url: settings.nats_url.clone(),
+    };
+    tokio::spawn(audit_writer::run(
+        consumer,
+        db.clone(),
+        writer_settings,
+        stop_rx,
+    ));
+    let ctx = ApproverContext::new(settings, bus, db, vault);
+    let data = web::Data::new(ctx);
+    let (addr, server) = serve(
+        settings,
+        &settings.approver_listen,
+        "SHELLGATE_APPROVER_LISTEN",
+        settings.approver_workers.max(1),
+        move |cfg| {
+            cfg.app_data(data.clone());
+            shellgate_approver::routes::configure(cfg);
+        },
+    )?;
+    Ok(Running {
+        name: "approver",
+        addr,
+        server,
+        workers: None,
+        background: Some(stop_tx),
+    })
+}
+
+fn announce(running: &[&Running]) {
+    println!("Shellgate is up:");
+    for r in running {
+        let what = match r.name {
+            "gateway" => "agents: /gateway/<target>/…",
+            "approver" => "admins: /api/…",
+            _ => "health: /health, /ready",
+        };
+        println!(
+            "  {:<9} http://{}   ({what})",
+            format!("{}:", r.name),
+            r.addr
+        );
+    }
+    println!("Stop with Ctrl-C (or SIGTERM): in-flight requests finish first.");
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn shut_down(bus: Bus, running: Vec<Running>) {
+    tracing::info!("shutting down");
+    for r in running {
+        r.stop().await;
+    }
+    if let Err(e) = bus.client.drain().await {
+        tracing::warn!(error = %e, "NATS drain failed");
+    }
+}
+
+pub async fn up(settings: Settings) -> anyhow::Result<()> {
+    crate::migrate(&settings).await?;
+    let vault = vault_keys::for_single_process(&settings)?;
+    let (db, bus) = connect(&settings, "shellgate-up").await?;
+    let approver = start_approver(&settings, bus.clone(), db.clone(), vault.public_key()).await?;
+    let executor = start_executor(&settings, bus.clone(), db.clone(), vault).await?;
+    let gateway = start_gateway(&settings, bus.clone(), db).await?;
+    announce(&[&gateway, &approver, &executor]);
+    wait_for_signal().await;
+    shut_down(bus, vec![gateway, executor, approver]).await;
+    Ok(())
+}
+
+pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
+    let (db, bus) = connect(&settings, "shellgate-gateway").await?;
+    let gateway = start_gateway(&settings, bus.clone(), db).await?;
+    announce(&[&gateway]);
+    wait_for_signal().await;
+    shut_down(bus, vec![gateway]).await;
+    Ok(())
+}
+
+pub async fn executor(settings: Settings) -> anyhow::Result<()> {
+    let vault = vault_keys::secret_key(&settings)?;
+    let (db, bus) = connect(&settings, "shellgate-executor").await?;
+    let executor = start_executor(&settings, bus.clone(), db, vault).await?;
+    announce(&[&executor]);
+    wait_for_signal().await;
+    shut_down(bus, vec![executor]).await;
+    Ok(())
+}
+
+pub async fn approver(settings: Settings) -> anyhow::Result<()> {
+    let vault = vault_keys::public_key(&settings)?;
+    let (db, bus) = connect(&settings, "shellgate-approver").await?;
+    let approver = start_approver(&settings, bus.clone(), db, vault).await?;
+    announce(&[&approver]);
+    wait_for_signal().await;
+    shut_down(bus, vec![approver]).await;
+    Ok(())
+}
