@@ -85,6 +85,7 @@ pub async fn handle_open(ctx: Arc<ExecutorContext>, client: awc::Client, msg: as
     {
         let _ = tx.send(Frame::Error(failure)).await;
     }
+    tx.linger().await;
 }
 
 fn fail(status: u16, code: &str, message: &str) -> StreamFailure {
@@ -319,7 +320,10 @@ async fn stream_response(
         match chunk {
             Some(Ok(b)) => {
                 let out = scrubber.push(b);
-                if !out.is_empty() && tx.send_data(out).await.is_err() {
+                if !out.is_empty()
+                    && let Err(e) = tx.send_data(out).await
+                {
+                    tracing::info!(error = %e, "response stream to the gateway ended");
                     return Ok(());
                 }
             }

@@ -355,6 +355,7 @@ fn respond(
         draft: Some(draft),
         bytes_in,
         bytes_out: 0,
+        expected_len: head.content_length,
         status: head.status,
     };
     let no_body = req.method() == Method::HEAD
@@ -378,6 +379,7 @@ fn frames_to_bytes(rx: Receiver) -> impl Stream<Item = Result<Bytes, ResponseAbo
             Some(Ok(Frame::Error(f))) => Some((Err(ResponseAborted(f.code)), rx)),
             Some(Ok(_)) => Some((Err(ResponseAborted("executor_protocol_error".into())), rx)),
             Some(Err(e)) => {
+                tracing::warn!(error = %e, "response stream from the executor failed");
                 let code = match e {
                     StreamError::Idle => "executor_timeout",
                     _ => "executor_lost",
@@ -395,6 +397,9 @@ struct AuditedBody {
     draft: Option<AuditDraft>,
     bytes_in: Rc<Cell<u64>>,
     bytes_out: u64,
+    /// The upstream's Content-Length: once that much went out the agent has the whole body,
+    /// even if the server drops the stream before seeing its end.
+    expected_len: Option<u64>,
     status: u16,
 }
 
@@ -429,7 +434,11 @@ impl Stream for AuditedBody {
 
 impl Drop for AuditedBody {
     fn drop(&mut self) {
-        self.finish(Outcome::Cancelled, Some("client_disconnected".into()));
+        if self.expected_len == Some(self.bytes_out) {
+            self.finish(Outcome::Allowed, None);
+        } else {
+            self.finish(Outcome::Cancelled, Some("client_disconnected".into()));
+        }
     }
 }
 

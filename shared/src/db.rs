@@ -10,7 +10,9 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
@@ -137,6 +139,8 @@ pub async fn connect_pool(settings: &Settings) -> Result<DbPool, DbSetupError> {
     let statement_timeout = settings.database_statement_timeout_ms;
     let connect_timeout = Duration::from_millis(settings.database_connect_timeout_ms);
     let mut config = ManagerConfig::default();
+    // A connection that broke while Postgres restarted must not be handed out again.
+    config.recycling_method = RecyclingMethod::Verified;
     config.custom_setup = Box::new(move |url| {
         let url = url.to_string();
         async move {

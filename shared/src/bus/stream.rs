@@ -388,6 +388,28 @@ impl Sender {
         }
     }
 
+    /// After the last frame: waits until the peer has consumed everything sent (its final ack),
+    /// so this end's inbox outlives every frame in flight, and the peer can never mistake a
+    /// completed stream for a vanished sender. Bounded by the idle timeout.
+    pub async fn linger(&mut self) {
+        let deadline = tokio::time::Instant::now() + self.settings.idle_timeout;
+        loop {
+            let (acked, gone) = {
+                let s = self.state.borrow();
+                (s.acked, s.gone.is_some())
+            };
+            if acked >= self.next_seq || gone {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, self.state.changed())
+                .await
+                .map_or(true, |r| r.is_err())
+            {
+                return;
+            }
+        }
+    }
+
     fn check_gone(&self) -> Result<(), StreamError> {
         match &self.state.borrow().gone {
             Some(e) => Err(e.clone()),
@@ -480,6 +502,9 @@ impl Receiver {
                 }
                 if matches!(frame, Frame::End | Frame::Error(_)) {
                     self.done = true;
+                    // The final ack releases the sender, which keeps its inbox until then.
+                    let h = headers("ack", None, Some(seq + 1));
+                    let _ = publish(&self.client, &self.peer, &self.own, h, Bytes::new()).await;
                 }
                 Some(Ok(frame))
             }

@@ -1,0 +1,226 @@
+//! A real HTTP upstream on loopback, in its own thread, with the endpoints the tests need.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actix_web::body::SizedStream;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use bytes::Bytes;
+use serde_json::json;
+use tokio::sync::Notify;
+
+/// What the upstream saw of one request.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Shared with the test: what the upstream received, and a latch that holds an SSE stream
+/// until the test has seen its first event.
+#[derive(Default)]
+pub struct Controls {
+    pub release_sse: Notify,
+    pub requests: AtomicUsize,
+    pub received: std::sync::Mutex<Vec<Received>>,
+}
+
+impl Controls {
+    pub fn last(&self) -> Received {
+        self.received
+            .lock()
+            .expect("lock")
+            .last()
+            .cloned()
+            .expect("the upstream received a request")
+    }
+}
+
+pub struct Upstream {
+    pub url: String,
+    pub controls: Arc<Controls>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Upstream {
+    pub fn start() -> Self {
+        let controls = Arc::new(Controls::default());
+        let c = controls.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let data = web::Data::from(c);
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.clone())
+                        .app_data(web::PayloadConfig::new(512 * 1024 * 1024))
+                        .route("/sse", web::get().to(sse))
+                        .route("/ticks", web::get().to(ticks))
+                        .route("/binary/{n}", web::get().to(binary))
+                        .route("/mirror", web::post().to(mirror))
+                        .route("/redirect", web::get().to(redirect))
+                        .default_service(web::to(echo))
+                })
+                .workers(1)
+                .disable_signals()
+                .bind("127.0.0.1:0")
+                .expect("bind upstream");
+                let addr = server.addrs()[0];
+                let server = server.run();
+                tx.send((format!("http://{addr}"), server.handle()))
+                    .expect("send");
+                let _ = server.await;
+            });
+        });
+        let (url, handle) = rx.recv().expect("upstream started");
+        Self {
+            url,
+            controls,
+            handle,
+        }
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let h = self.handle.clone();
+        crate::block_on_thread(async move { h.stop(false).await });
+    }
+}
+
+/// Answers with what it received: method, path, query, headers, body length and digest. It
+/// also reflects the Authorization header in a response header and sets a cookie, so tests
+/// can check what Shellgate removes or scrubs.
+async fn echo(req: HttpRequest, body: web::Bytes, c: web::Data<Controls>) -> HttpResponse {
+    c.requests.fetch_add(1, Ordering::SeqCst);
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    if let Ok(mut r) = c.received.lock() {
+        r.push(Received {
+            method: req.method().to_string(),
+            path: req.uri().path().to_string(),
+            query: req.uri().query().map(str::to_string),
+            headers: headers.clone(),
+        });
+    }
+    let auth = req
+        .headers()
+        .get("authorization")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let mut res = HttpResponse::Ok();
+    res.insert_header(("set-cookie", "upstream_session=abc; Path=/"));
+    if let Some(a) = auth {
+        res.insert_header(("x-echo-authorization", a));
+    }
+    res.json(json!({
+        "method": req.method().as_str(),
+        "path": req.uri().path(),
+        "query": req.uri().query(),
+        "headers": headers,
+        "bodyLen": body.len(),
+        "bodySha256": crate::sha256_hex(&body),
+    }))
+}
+
+/// Sends the request body back once it has all arrived (as a real API reads, then answers),
+/// and reports the Content-Length it received in `x-received-content-length`.
+async fn mirror(req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let len = req
+        .headers()
+        .get("content-length")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_else(|| "none".to_string());
+    HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(("x-received-content-length", len))
+        .body(body)
+}
+
+/// `n` deterministic bytes, streamed in 64 KiB pieces with a Content-Length.
+async fn binary(path: web::Path<usize>) -> HttpResponse {
+    let n = path.into_inner();
+    let data = Bytes::from(crate::pattern(n, 7));
+    let chunks: Vec<Result<Bytes, std::io::Error>> = (0..n.div_ceil(65536))
+        .map(|i| Ok(data.slice(i * 65536..((i + 1) * 65536).min(n))))
+        .collect();
+    HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .body(SizedStream::new(
+            n as u64,
+            futures_util::stream::iter(chunks),
+        ))
+}
+
+/// One event, then nothing until the test releases it, then two more.
+async fn sse(c: web::Data<Controls>) -> HttpResponse {
+    let c = c.into_inner();
+    let stream = async_stream_events(c);
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .streaming(stream)
+}
+
+fn async_stream_events(
+    c: Arc<Controls>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::unfold(0u8, move |state| {
+        let c = c.clone();
+        async move {
+            match state {
+                0 => Some((Ok(Bytes::from_static(b"data: first\n\n")), 1)),
+                1 => {
+                    c.release_sse.notified().await;
+                    Some((Ok(Bytes::from_static(b"data: second\n\n")), 2))
+                }
+                2 => Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), 3)),
+                _ => None,
+            }
+        }
+    })
+}
+
+/// An event every 100 ms for a minute (something to cut in the middle).
+async fn ticks() -> HttpResponse {
+    let stream = futures_util::stream::unfold(0u32, |i| async move {
+        if i >= 600 {
+            return None;
+        }
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Some((
+            Ok::<_, std::io::Error>(Bytes::from(format!("data: tick {i}\n\n"))),
+            i + 1,
+        ))
+    });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .streaming(stream)
+}
+
+async fn redirect() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header(("location", "/elsewhere"))
+        .finish()
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real binary, Postgres, NATS and HTTP upstreams on loopback.
+
+mod audit_restart;
+mod executor_death;
+mod management;
+mod paths;
+mod proxy;
+mod revocation;
+mod streaming;
