@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// Every setting of every role, flat, as read from file and environment.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Settings {
     /// Postgres URL; the database is created by `up`/`migrate` when missing.
     pub database_url: SecretString,
@@ -132,10 +132,20 @@ impl Settings {
         let env = config::Environment::with_prefix("SHELLGATE")
             .prefix_separator("_")
             .try_parsing(true);
-        let settings: Settings = builder
+        let config = builder
             .add_source(env.source(Some(env_without_config_var())))
-            .build()?
-            .try_deserialize()?;
+            .build()?;
+        // Unknown keys are reported, not fatal: an older binary must start with the settings a
+        // newer chart already sets (and a typo should still be visible).
+        let mut unknown = Vec::new();
+        let settings: Settings =
+            serde_ignored::deserialize(config, |path| unknown.push(path.to_string()))?;
+        for key in unknown {
+            eprintln!(
+                "warning: unknown setting {key:?} (SHELLGATE_{}) ignored",
+                key.to_ascii_uppercase()
+            );
+        }
         settings.validate()?;
         Ok(settings)
     }

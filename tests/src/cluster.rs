@@ -99,6 +99,15 @@ impl Cluster {
     /// environment plus `extra`; returns its index in `procs`.
     pub fn start(&mut self, role: &str, extra: &[(&str, &str)]) -> usize {
         let mut env = self.env.clone();
+        // Each role gets only the vault key it needs: gateways none, the approver the public
+        // half, executors the secret half (`up` runs both).
+        let keep = |k: &str| match (role, k) {
+            ("gateway", "SHELLGATE_VAULT_PUBLIC_KEY" | "SHELLGATE_VAULT_SECRET_KEY") => false,
+            ("approver", "SHELLGATE_VAULT_SECRET_KEY") => false,
+            ("executor", "SHELLGATE_VAULT_PUBLIC_KEY") => false,
+            _ => true,
+        };
+        env.retain(|(k, _)| keep(k));
         for (k, v) in extra {
             env.retain(|(ek, _)| ek != k);
             env.push((k.to_string(), v.to_string()));

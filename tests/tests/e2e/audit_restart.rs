@@ -27,6 +27,24 @@ async fn audit_rows_are_complete_after_a_postgres_restart() {
         assert_eq!(c.agent_get(&url, &token).await.0, 200);
     }
     pg.stop_server();
+    // Readiness reflects the outage; liveness does not.
+    for role in ["gateway", "approver", "executor"] {
+        let base = c.procs[0].url(role);
+        let ready = c
+            .http
+            .request("GET", &format!("{base}/ready"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 503, "{role} /ready with Postgres down");
+        let health = c
+            .http
+            .request("GET", &format!("{base}/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+    }
     // Tokens and targets are cached: requests keep being served and audited into JetStream.
     for i in 0..20 {
         assert_eq!(c.agent_get(&format!("{url}?n={i}"), &token).await.0, 200);

@@ -14,7 +14,8 @@ fn canary(kind: &str) -> String {
 #[actix_web::test]
 async fn each_credential_type_reaches_the_upstream_and_never_the_agent() {
     let up = Upstream::start();
-    let c = Cluster::up().await;
+    // Debug logging on, so even verbose logs are checked for credentials.
+    let c = Cluster::up_with(&[("RUST_LOG", "debug")]).await;
     let bearer = canary("bearer");
     let basic = canary("basic");
     let header1 = canary("header1");

@@ -26,6 +26,11 @@ async fn a_revoked_token_is_refused_by_a_second_gateway_within_a_second() {
             200
         );
     }
+    // Use is recorded (at most one write a minute per token, not one per request).
+    let (_, shown) = c
+        .admin("GET", &format!("/api/tokens/{token_id}"), None)
+        .await;
+    assert!(shown["lastUsedAt"].is_string(), "{shown}");
     let (s, _) = c
         .admin("DELETE", &format!("/api/tokens/{token_id}"), None)
         .await;
