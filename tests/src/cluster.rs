@@ -101,11 +101,15 @@ impl Cluster {
         let mut env = self.env.clone();
         // Each role gets only the vault key it needs: gateways none, the approver the public
         // half, executors the secret half (`up` runs both).
-        let keep = |k: &str| match (role, k) {
-            ("gateway", "SHELLGATE_VAULT_PUBLIC_KEY" | "SHELLGATE_VAULT_SECRET_KEY") => false,
-            ("approver", "SHELLGATE_VAULT_SECRET_KEY") => false,
-            ("executor", "SHELLGATE_VAULT_PUBLIC_KEY") => false,
-            _ => true,
+        let keep = |k: &str| {
+            !matches!(
+                (role, k),
+                (
+                    "gateway",
+                    "SHELLGATE_VAULT_PUBLIC_KEY" | "SHELLGATE_VAULT_SECRET_KEY"
+                ) | ("approver", "SHELLGATE_VAULT_SECRET_KEY")
+                    | ("executor", "SHELLGATE_VAULT_PUBLIC_KEY")
+            )
         };
         env.retain(|(k, _)| keep(k));
         for (k, v) in extra {
