@@ -1,4 +1,5 @@
 //! End-to-end tests: the real binary, Postgres, NATS and HTTP upstreams on loopback.
+#![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 mod audit_restart;
 mod cli;
