@@ -61,10 +61,7 @@ fn main() -> ExitCode {
     if let Command::Keygen = cli.command {
         let sk = VaultSecretKey::generate();
         println!("SHELLGATE_VAULT_PUBLIC_KEY={}", sk.public_key().to_base64());
-        println!(
-            "SHELLGATE_VAULT_SECRET_KEY={}",
-            sk.to_base64().expose_secret()
-        );
+        println!("SHELLGATE_VAULT_SECRET_KEY={}", sk.to_base64().expose_secret());
         return ExitCode::SUCCESS;
     }
     let settings = match Settings::load() {
@@ -133,8 +130,6 @@ async fn create_admin_key(settings: &Settings, name: &str) -> anyhow::Result<()>
     .await
     .context("storing the admin key")?;
     println!("{}", key.expose_secret());
-    eprintln!(
-        "admin key {name:?} created; it is shown only once. Use it as 'Authorization: Bearer <key>'."
-    );
+    eprintln!("admin key {name:?} created; it is shown only once. Use it as 'Authorization: Bearer <key>'.");
     Ok(())
 }

@@ -56,21 +56,16 @@ fn serve<F>(
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(TracingLogger::default())
-            .configure(factory.clone())
-    })
-    .workers(workers)
-    .disable_signals()
-    .shutdown_timeout(settings.shutdown_grace_ms.div_ceil(1000))
-    .bind(listen)
-    .with_context(|| bind_error(listen, var))?;
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .context("server bound no address")?;
+    let server = HttpServer::new(move || App::new().wrap(TracingLogger::default()).configure(factory.clone()))
+        .workers(workers)
+        // Responses are written as head then body chunks: without TCP_NODELAY each small write
+        // after the first waits for the client's delayed ACK.
+        .tcp_nodelay(true)
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_grace_ms.div_ceil(1000))
+        .bind(listen)
+        .with_context(|| bind_error(listen, var))?;
+    let addr = server.addrs().first().copied().context("server bound no address")?;
     let server = server.run();
     let handle = server.handle();
     actix_rt::spawn(async move {
@@ -154,12 +149,7 @@ pub async fn start_approver(
         flush: Duration::from_millis(settings.audit_flush_ms.max(10)),
         nats_url: settings.nats_url.clone(),
     };
-    tokio::spawn(audit_writer::run(
-        consumer,
-        db.clone(),
-        writer_settings,
-        stop_rx,
-    ));
+    tokio::spawn(audit_writer::run(consumer, db.clone(), writer_settings, stop_rx));
     let ctx = ApproverContext::new(settings, bus, db, vault);
     let data = web::Data::new(ctx);
     let (addr, server) = serve(
@@ -189,11 +179,7 @@ fn announce(running: &[&Running]) {
             "approver" => "admins: /api/…",
             _ => "health: /health, /ready",
         };
-        println!(
-            "  {:<9} http://{}   ({what})",
-            format!("{}:", r.name),
-            r.addr
-        );
+        println!("  {:<9} http://{}   ({what})", format!("{}:", r.name), r.addr);
     }
     println!("Stop with Ctrl-C (or SIGTERM): in-flight requests finish first.");
 }
@@ -202,14 +188,13 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -221,26 +206,31 @@ async fn wait_for_signal() {
     }
 }
 
-async fn shut_down(bus: Bus, running: Vec<Running>) {
+async fn shut_down(buses: Vec<Bus>, running: Vec<Running>) {
     tracing::info!("shutting down");
     for r in running {
         r.stop().await;
     }
-    if let Err(e) = bus.client.drain().await {
-        tracing::warn!(error = %e, "NATS drain failed");
+    for bus in buses {
+        if let Err(e) = bus.client.drain().await {
+            tracing::warn!(error = %e, "NATS drain failed");
+        }
     }
 }
 
 pub async fn up(settings: Settings) -> anyhow::Result<()> {
     crate::migrate(&settings).await?;
     let vault = vault_keys::for_single_process(&settings)?;
-    let (db, bus) = connect(&settings, "shellgate-up").await?;
+    let (db, bus) = connect(&settings, "shellgate-up-approver").await?;
+    // One NATS connection per role, as when they run apart: each has its own I/O task.
+    let executor_bus = Bus::connect(&settings, "shellgate-up-executor").await?;
+    let gateway_bus = Bus::connect(&settings, "shellgate-up-gateway").await?;
     let approver = start_approver(&settings, bus.clone(), db.clone(), vault.public_key()).await?;
-    let executor = start_executor(&settings, bus.clone(), db.clone(), vault).await?;
-    let gateway = start_gateway(&settings, bus.clone(), db).await?;
+    let executor = start_executor(&settings, executor_bus.clone(), db.clone(), vault).await?;
+    let gateway = start_gateway(&settings, gateway_bus.clone(), db).await?;
     announce(&[&gateway, &approver, &executor]);
     wait_for_signal().await;
-    shut_down(bus, vec![gateway, executor, approver]).await;
+    shut_down(vec![gateway_bus, executor_bus, bus], vec![gateway, executor, approver]).await;
     Ok(())
 }
 
@@ -249,7 +239,7 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
     let gateway = start_gateway(&settings, bus.clone(), db).await?;
     announce(&[&gateway]);
     wait_for_signal().await;
-    shut_down(bus, vec![gateway]).await;
+    shut_down(vec![bus], vec![gateway]).await;
     Ok(())
 }
 
@@ -259,7 +249,7 @@ pub async fn executor(settings: Settings) -> anyhow::Result<()> {
     let executor = start_executor(&settings, bus.clone(), db, vault).await?;
     announce(&[&executor]);
     wait_for_signal().await;
-    shut_down(bus, vec![executor]).await;
+    shut_down(vec![bus], vec![executor]).await;
     Ok(())
 }
 
@@ -269,6 +259,6 @@ pub async fn approver(settings: Settings) -> anyhow::Result<()> {
     let approver = start_approver(&settings, bus.clone(), db, vault).await?;
     announce(&[&approver]);
     wait_for_signal().await;
-    shut_down(bus, vec![approver]).await;
+    shut_down(vec![bus], vec![approver]).await;
     Ok(())
 }

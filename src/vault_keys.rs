@@ -25,9 +25,7 @@ fn check_pair(settings: &Settings, sk: &VaultSecretKey) -> anyhow::Result<()> {
     if let Some(pk) = &settings.vault_public_key {
         let pk = VaultPublicKey::from_base64(pk).context("SHELLGATE_VAULT_PUBLIC_KEY")?;
         if pk.key_id() != sk.public_key().key_id() {
-            anyhow::bail!(
-                "SHELLGATE_VAULT_PUBLIC_KEY does not belong to SHELLGATE_VAULT_SECRET_KEY"
-            );
+            anyhow::bail!("SHELLGATE_VAULT_PUBLIC_KEY does not belong to SHELLGATE_VAULT_SECRET_KEY");
         }
     }
     Ok(())
@@ -40,14 +38,10 @@ pub fn public_key(settings: &Settings) -> anyhow::Result<VaultPublicKey> {
         return VaultPublicKey::from_base64(pk).context("SHELLGATE_VAULT_PUBLIC_KEY");
     }
     if settings.vault_secret_key.is_some() {
-        tracing::warn!(
-            "the approver was given the vault secret key; it only needs SHELLGATE_VAULT_PUBLIC_KEY"
-        );
+        tracing::warn!("the approver was given the vault secret key; it only needs SHELLGATE_VAULT_PUBLIC_KEY");
         return Ok(secret_key(settings)?.public_key());
     }
-    anyhow::bail!(
-        "the approver needs SHELLGATE_VAULT_PUBLIC_KEY (create a pair with 'shellgate keygen')"
-    )
+    anyhow::bail!("the approver needs SHELLGATE_VAULT_PUBLIC_KEY (create a pair with 'shellgate keygen')")
 }
 
 /// For `up`: the configured key, else the one in the data directory, else a new one saved
@@ -58,8 +52,7 @@ pub fn for_single_process(settings: &Settings) -> anyhow::Result<VaultSecretKey>
     }
     let path = settings.data_dir.join("vault.key");
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let sk = VaultSecretKey::from_base64(&SecretString::from(text.trim().to_string()))
             .with_context(|| format!("{} does not hold a vault key", path.display()))?;
         check_pair(settings, &sk)?;

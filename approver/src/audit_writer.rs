@@ -107,10 +107,7 @@ pub async fn run(
     }
 }
 
-async fn insert(
-    db: &DbPool,
-    rows: &[shellgate_shared::db::models::AuditRow],
-) -> anyhow::Result<usize> {
+async fn insert(db: &DbPool, rows: &[shellgate_shared::db::models::AuditRow]) -> anyhow::Result<usize> {
     let mut conn = db.get().await?;
     Ok(queries::audit::insert_audit_batch(&mut conn, rows).await?)
 }

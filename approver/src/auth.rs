@@ -32,19 +32,14 @@ impl FromRequest for Admin {
             .map(|v| v.to_str().map(str::to_string));
         Box::pin(async move {
             let ctx = ctx.ok_or_else(|| ApiError::Internal("approver context missing".into()))?;
-            let value = value
-                .ok_or(ApiError::MissingKey)?
-                .map_err(|_| ApiError::InvalidKey)?;
+            let value = value.ok_or(ApiError::MissingKey)?.map_err(|_| ApiError::InvalidKey)?;
             let (scheme, key) = value.trim().split_once(' ').ok_or(ApiError::InvalidKey)?;
             let key = key.trim();
-            if !scheme.eq_ignore_ascii_case("bearer")
-                || !is_well_formed_secret(ADMIN_KEY_PREFIX, key)
-            {
+            if !scheme.eq_ignore_ascii_case("bearer") || !is_well_formed_secret(ADMIN_KEY_PREFIX, key) {
                 return Err(ApiError::InvalidKey);
             }
             let mut conn = ctx.conn().await?;
-            let found =
-                queries::admin_keys::find_active_admin_key(&mut conn, &hash_secret(key)).await?;
+            let found = queries::admin_keys::find_active_admin_key(&mut conn, &hash_secret(key)).await?;
             let key = found.ok_or(ApiError::InvalidKey)?;
             Ok(Admin {
                 key_id: key.id,

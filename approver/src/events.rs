@@ -16,10 +16,7 @@ pub async fn announce_change(ctx: &ApproverContext, token_id: Option<TokenId>) {
         }
     };
     let client = &ctx.bus.client;
-    if let Err(e) = client
-        .publish(ctx.bus.subjects.auth_events(), payload.into())
-        .await
-    {
+    if let Err(e) = client.publish(ctx.bus.subjects.auth_events(), payload.into()).await {
         tracing::error!(error = %e, "cannot announce change; gateways rely on their cache TTL");
         return;
     }

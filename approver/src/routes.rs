@@ -15,14 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/tokens", web::post().to(tokens::create::create_token))
                 .route("/tokens", web::get().to(tokens::list::list_tokens))
                 .route("/tokens/{id}", web::get().to(tokens::list::get_token))
-                .route(
-                    "/tokens/{id}",
-                    web::patch().to(tokens::update::update_token),
-                )
-                .route(
-                    "/tokens/{id}",
-                    web::delete().to(tokens::revoke::revoke_token),
-                )
+                .route("/tokens/{id}", web::patch().to(tokens::update::update_token))
+                .route("/tokens/{id}", web::delete().to(tokens::revoke::revoke_token))
                 .route(
                     "/tokens/{id}/regenerate",
                     web::post().to(tokens::regenerate::regenerate_token),
@@ -42,14 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/targets", web::post().to(targets::create::create_target))
                 .route("/targets", web::get().to(targets::list::list_targets))
                 .route("/targets/{id}", web::get().to(targets::get::get_target))
-                .route(
-                    "/targets/{id}",
-                    web::patch().to(targets::update::update_target),
-                )
-                .route(
-                    "/targets/{id}",
-                    web::delete().to(targets::delete::delete_target),
-                )
+                .route("/targets/{id}", web::patch().to(targets::update::update_target))
+                .route("/targets/{id}", web::delete().to(targets::delete::delete_target))
                 .route(
                     "/targets/{id}/credential",
                     web::put().to(targets::credential::set_credential),

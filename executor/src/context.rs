@@ -22,10 +22,7 @@ pub struct ExecutorContext {
 
 impl ExecutorContext {
     pub fn new(settings: &Settings, bus: Bus, db: DbPool, vault: VaultSecretKey) -> Arc<Self> {
-        let id = settings
-            .executor_id
-            .clone()
-            .unwrap_or_else(default_executor_id);
+        let id = settings.executor_id.clone().unwrap_or_else(default_executor_id);
         Arc::new(Self {
             id,
             pool_name: settings.executor_pool.clone(),

@@ -3,15 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_service::ServiceExt as _;
 use awc::body::{BodyStream, SizedStream};
 use awc::error::{ConnectError, SendRequestError};
 use awc::http::Method;
 use awc::http::header::{HeaderName, HeaderValue};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use shellgate_shared::bus::messages::{
-    Accepted, BodyMode, HttpExecRequest, ResponseHead, StreamFailure, decode_open,
-};
+use shellgate_shared::bus::messages::{Accepted, BodyMode, HttpExecRequest, ResponseHead, StreamFailure, decode_open};
 use shellgate_shared::bus::stream::{Frame, Receiver, Sender, StreamError, link};
 use shellgate_shared::credential::Credential;
 use shellgate_shared::headers::{filter_request_headers, filter_response_headers};
@@ -25,12 +24,21 @@ use crate::scrub::Scrubber;
 /// no automatic decompression, the configured upstream timeout.
 pub fn build_client(ctx: &ExecutorContext) -> awc::Client {
     let timeout = Duration::from_millis(ctx.settings.upstream_timeout_ms);
+    // TCP_NODELAY: a request head and its body go out as separate writes; with Nagle the body
+    // would wait for the upstream's (delayed) ACK of the head.
+    let tcp = actix_tls::connect::Connector::default().service().map(
+        |conn: actix_tls::connect::Connection<awc::http::Uri, tokio::net::TcpStream>| {
+            let _ = conn.io_ref().set_nodelay(true);
+            conn
+        },
+    );
     awc::Client::builder()
         .disable_redirects()
         .no_default_headers()
         .timeout(timeout)
         .connector(
             awc::Connector::new()
+                .connector(tcp)
                 .timeout(timeout.min(Duration::from_secs(10)))
                 .limit(0),
         )
@@ -54,15 +62,7 @@ pub async fn handle_open(ctx: Arc<ExecutorContext>, client: awc::Client, msg: as
         }
     };
     let (mut tx, rx) = link(nats, ctx.stream, sub, inbox.into(), reply, 0, 0);
-    if tx
-        .send(Frame::Accepted(Accepted {
-            executor: ctx.id.clone(),
-        }))
-        .await
-        .is_err()
-    {
-        return;
-    }
+    tx.set_origin(&ctx.id);
     let (req, inline) = match decode_open(msg.payload) {
         Ok(v) => v,
         Err(e) => {
@@ -77,15 +77,26 @@ pub async fn handle_open(ctx: Arc<ExecutorContext>, client: awc::Client, msg: as
             return;
         }
     };
-    let span =
-        tracing::info_span!("exec_http", request_id = %req.request_id, target_id = %req.target_id);
-    if let Err(failure) = run(&ctx, &client, req, inline, rx, &mut tx)
-        .instrument(span)
-        .await
-    {
+    // A streamed request body needs our inbox before anything else; an inline one can wait to
+    // see whether the response itself is quick (`accept_now`).
+    if req.body == BodyMode::Stream && accept_now(&ctx, &mut tx).await.is_err() {
+        return;
+    }
+    let span = tracing::info_span!("exec_http", request_id = %req.request_id, target_id = %req.target_id);
+    if let Err(failure) = run(&ctx, &client, req, inline, rx, &mut tx).instrument(span).await {
         let _ = tx.send(Frame::Error(failure)).await;
     }
     tx.linger().await;
+}
+
+async fn accept_now(ctx: &ExecutorContext, tx: &mut Sender) -> Result<(), StreamError> {
+    if tx.has_sent() {
+        return Ok(());
+    }
+    tx.send(Frame::Accepted(Accepted {
+        executor: ctx.id.clone(),
+    }))
+    .await
 }
 
 fn fail(status: u16, code: &str, message: &str) -> StreamFailure {
@@ -107,7 +118,11 @@ fn open_credential(
     })?;
     serde_json::from_slice(&plain).map_err(|_| {
         tracing::error!(target_id = %cred.target_id, "sealed credential is not a valid credential document");
-        fail(502, "credential_unavailable", "the target's credential cannot be used by this executor")
+        fail(
+            502,
+            "credential_unavailable",
+            "the target's credential cannot be used by this executor",
+        )
     })
 }
 
@@ -130,13 +145,7 @@ async fn run(
         .targets
         .get(&ctx.db, &ctx.bus, req.target_id)
         .await
-        .map_err(|_| {
-            fail(
-                503,
-                "executor_db_unavailable",
-                "the executor cannot reach its database",
-            )
-        })?
+        .map_err(|_| fail(503, "executor_db_unavailable", "the executor cannot reach its database"))?
         .ok_or_else(|| fail(404, "target_not_found", "no such target"))?;
     let target = &resolved.target;
     if target.kind != "http" || !target.enabled {
@@ -166,8 +175,8 @@ async fn run(
     };
     let url = build_upstream_url(base, &req.path, req.query.as_deref(), extra_query)
         .map_err(|e| fail(400, e.code(), &e.to_string()))?;
-    let method = Method::from_bytes(req.method.as_bytes())
-        .map_err(|_| fail(400, "bad_method", "invalid HTTP method"))?;
+    let method =
+        Method::from_bytes(req.method.as_bytes()).map_err(|_| fail(400, "bad_method", "invalid HTTP method"))?;
 
     let mut upstream = client.request(method, url.as_str()).no_decompress();
     let mut headers = filter_request_headers(req.headers);
@@ -181,9 +190,7 @@ async fn run(
     }
     upstream = upstream.insert_header(("accept-encoding", "identity"));
     upstream = match &credential {
-        Some(Credential::Bearer { token }) => {
-            upstream.insert_header(("authorization", format!("Bearer {token}")))
-        }
+        Some(Credential::Bearer { token }) => upstream.insert_header(("authorization", format!("Bearer {token}"))),
         Some(Credential::Basic { username, password }) => upstream.basic_auth(username, password),
         Some(Credential::Header { headers: injected }) => {
             for (n, v) in injected {
@@ -195,12 +202,7 @@ async fn run(
         }
         Some(Credential::Query { .. }) | None => upstream,
     };
-    let scrubber = Scrubber::new(
-        credential
-            .as_ref()
-            .map(Credential::scrub_needles)
-            .unwrap_or_default(),
-    );
+    let scrubber = Scrubber::new(credential.as_ref().map(Credential::scrub_needles).unwrap_or_default());
     drop(credential);
 
     let send = match req.body {
@@ -215,21 +217,29 @@ async fn run(
         }
     };
     let gone = tx.gone();
-    let response = tokio::select! {
-        r = send => r,
-        e = gone => {
-            tracing::info!(error = %e, "gateway went away before the upstream answered");
-            return Ok(());
+    tokio::pin!(send, gone);
+    let grace = tokio::time::sleep(Duration::from_millis(ctx.settings.executor_accept_grace_ms));
+    tokio::pin!(grace);
+    let response = loop {
+        tokio::select! {
+            r = &mut send => break r,
+            e = &mut gone => {
+                tracing::info!(error = %e, "gateway went away before the upstream answered");
+                return Ok(());
+            }
+            _ = &mut grace, if !tx.has_sent() => {
+                if accept_now(ctx, tx).await.is_err() {
+                    return Ok(());
+                }
+            }
         }
     };
     let mut response = response.map_err(map_send_error)?;
-    stream_response(&mut response, scrubber, tx).await
+    stream_response(ctx, &mut response, scrubber, tx).await
 }
 
 /// The request body as it arrives from the gateway.
-fn body_stream(
-    rx: Receiver,
-) -> impl futures_util::Stream<Item = Result<Bytes, BodyAborted>> + 'static {
+fn body_stream(rx: Receiver) -> impl futures_util::Stream<Item = Result<Bytes, BodyAborted>> + 'static {
     futures_util::stream::unfold(rx, |mut rx| async move {
         match rx.next().await {
             Some(Ok(Frame::Data(b))) => Some((Ok(b), rx)),
@@ -248,21 +258,11 @@ struct BodyAborted(String);
 fn map_send_error(e: SendRequestError) -> StreamFailure {
     // Log the kind only: awc's messages may include the URL, which may carry a query credential.
     let (status, code, message) = match &e {
-        SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => (
-            504,
-            "upstream_timeout",
-            "the upstream did not answer in time",
-        ),
-        SendRequestError::Connect(_) => (
-            502,
-            "upstream_connect_failed",
-            "cannot connect to the upstream",
-        ),
-        SendRequestError::Body(_) => (
-            502,
-            "request_body_failed",
-            "the request body could not be delivered",
-        ),
+        SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
+            (504, "upstream_timeout", "the upstream did not answer in time")
+        }
+        SendRequestError::Connect(_) => (502, "upstream_connect_failed", "cannot connect to the upstream"),
+        SendRequestError::Body(_) => (502, "request_body_failed", "the request body could not be delivered"),
         SendRequestError::Url(_) => (502, "upstream_bad_url", "the upstream URL is invalid"),
         _ => (502, "upstream_failed", "the upstream request failed"),
     };
@@ -271,6 +271,7 @@ fn map_send_error(e: SendRequestError) -> StreamFailure {
 }
 
 async fn stream_response(
+    ctx: &ExecutorContext,
     response: &mut awc::ClientResponse<
         impl futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin,
     >,
@@ -304,11 +305,36 @@ async fn stream_response(
         headers,
         content_length,
     };
+    let gone = tx.gone();
+    tokio::pin!(gone);
+    if let Some(n) = content_length.filter(|n| *n <= ctx.settings.inline_body_bytes as u64) {
+        // Small body: read it whole and answer in one frame (head, body and end).
+        let mut body = bytes::BytesMut::with_capacity(n as usize);
+        loop {
+            let chunk = tokio::select! {
+                c = response.next() => c,
+                _ = &mut gone => return Ok(()),
+            };
+            match chunk {
+                Some(Ok(b)) => body.extend_from_slice(&scrubber.push(b)),
+                Some(Err(_)) => return Err(fail(502, "upstream_body_failed", "the upstream response body failed")),
+                None => break,
+            }
+            if body.len() as u64 > n {
+                return Err(fail(
+                    502,
+                    "upstream_body_failed",
+                    "the upstream sent more than its Content-Length",
+                ));
+            }
+        }
+        body.extend_from_slice(&scrubber.finish());
+        let _: Result<(), StreamError> = tx.send(Frame::Complete(head, body.freeze())).await;
+        return Ok(());
+    }
     if tx.send(Frame::Head(head)).await.is_err() {
         return Ok(());
     }
-    let gone = tx.gone();
-    tokio::pin!(gone);
     loop {
         let chunk = tokio::select! {
             c = response.next() => c,
@@ -328,11 +354,7 @@ async fn stream_response(
                 }
             }
             Some(Err(_)) => {
-                return Err(fail(
-                    502,
-                    "upstream_body_failed",
-                    "the upstream response body failed",
-                ));
+                return Err(fail(502, "upstream_body_failed", "the upstream response body failed"));
             }
             None => {
                 let rest = scrubber.finish();

@@ -108,10 +108,7 @@ mod tests {
         assert_eq!(out, "a ********** b");
         let (out, _) = run(&["SECRET-123"], &["a SEC", "RET-1", "23 b"]);
         assert_eq!(out, "a ********** b");
-        let (out, _) = run(
-            &["SECRET-123", "dXNlcjpw"],
-            &["dXNlc", "jpw SECRET-12", "3"],
-        );
+        let (out, _) = run(&["SECRET-123", "dXNlcjpw"], &["dXNlc", "jpw SECRET-12", "3"]);
         assert_eq!(out, "******** **********");
     }
 

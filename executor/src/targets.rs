@@ -44,12 +44,7 @@ impl TargetCache {
         }
     }
 
-    pub async fn get(
-        &self,
-        db: &DbPool,
-        bus: &Bus,
-        id: TargetId,
-    ) -> Result<Option<Arc<ResolvedTarget>>, LookupError> {
+    pub async fn get(&self, db: &DbPool, bus: &Bus, id: TargetId) -> Result<Option<Arc<ResolvedTarget>>, LookupError> {
         let epoch = bus.reconnect_epoch();
         if let Ok(entries) = self.entries.lock()
             && let Some((at, e, t)) = entries.get(&id)

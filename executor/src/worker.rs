@@ -63,9 +63,7 @@ async fn worker_loop(
     let mut sub = match ctx.bus.client.queue_subscribe(subject, queue).await {
         Ok(s) => s,
         Err(e) => {
-            let _ = ready.send(Err(anyhow::anyhow!(
-                "cannot subscribe to the executor subject: {e}"
-            )));
+            let _ = ready.send(Err(anyhow::anyhow!("cannot subscribe to the executor subject: {e}")));
             return;
         }
     };
@@ -97,10 +95,7 @@ async fn worker_loop(
     let _ = sub.unsubscribe().await;
     let grace = Duration::from_millis(ctx.settings.shutdown_grace_ms);
     let all = u32::try_from(limit).unwrap_or(u32::MAX);
-    if tokio::time::timeout(grace, permits.acquire_many(all))
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(grace, permits.acquire_many(all)).await.is_err() {
         tracing::warn!("shutdown grace period over with requests still in flight");
     }
 }

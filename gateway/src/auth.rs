@@ -89,12 +89,7 @@ impl AuthCache {
     }
 
     /// The principal of a well-formed token, or why it may not be used.
-    pub async fn authenticate(
-        &self,
-        db: &DbPool,
-        bus: &Bus,
-        token: &str,
-    ) -> Result<Arc<Principal>, ApiError> {
+    pub async fn authenticate(&self, db: &DbPool, bus: &Bus, token: &str) -> Result<Arc<Principal>, ApiError> {
         let hash = hash_secret(token);
         let epoch = bus.reconnect_epoch();
         let cached = self.entries.lock().ok().and_then(|e| e.get(&hash).cloned());
@@ -107,12 +102,7 @@ impl AuthCache {
         Ok(principal)
     }
 
-    async fn load(
-        &self,
-        db: &DbPool,
-        epoch: u64,
-        hash: Vec<u8>,
-    ) -> Result<Arc<Principal>, ApiError> {
+    async fn load(&self, db: &DbPool, epoch: u64, hash: Vec<u8>) -> Result<Arc<Principal>, ApiError> {
         let generation = self.generation.load(Ordering::SeqCst);
         let unavailable = |e: &dyn std::fmt::Display| {
             tracing::error!(error = %e, "token lookup failed");
@@ -215,10 +205,7 @@ fn check_usable(token: &Token) -> Result<(), ApiError> {
     if !token.enabled {
         return Err(ApiError::TokenDisabled);
     }
-    if token
-        .expires_at
-        .is_some_and(|e| e <= OffsetDateTime::now_utc())
-    {
+    if token.expires_at.is_some_and(|e| e <= OffsetDateTime::now_utc()) {
         return Err(ApiError::TokenExpired);
     }
     Ok(())

@@ -27,9 +27,7 @@ impl GatewayContext {
         let accept_timeout = Duration::from_millis(settings.executor_accept_timeout_ms);
         Arc::new(Self {
             audit: AuditPublisher::new(&bus),
-            auth: Arc::new(AuthCache::new(Duration::from_millis(
-                settings.auth_cache_ttl_ms,
-            ))),
+            auth: Arc::new(AuthCache::new(Duration::from_millis(settings.auth_cache_ttl_ms))),
             bus,
             db,
             stream: settings.stream(),

@@ -84,9 +84,7 @@ impl ResponseError for ApiError {
             ApiError::NoExecutor | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::ExecutorTimeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::ExecutorLost => StatusCode::BAD_GATEWAY,
-            ApiError::Upstream(f) => {
-                StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY)
-            }
+            ApiError::Upstream(f) => StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY),
         }
     }
 

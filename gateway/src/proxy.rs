@@ -15,9 +15,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use shellgate_shared::audit::{AuditEvent, Outcome};
 use shellgate_shared::bus::messages::{BodyMode, HttpExecRequest, ResponseHead, encode_open};
-use shellgate_shared::bus::stream::{
-    FirstFrameError, Frame, Receiver, Sender, StreamError, first_frame, link,
-};
+use shellgate_shared::bus::stream::{FirstFrameError, Frame, Receiver, Sender, StreamError, first_frame, link};
 use shellgate_shared::headers::{filter_request_headers, filter_response_headers};
 use shellgate_shared::http_path::{check_path, check_query};
 use shellgate_shared::ids::{AuditEventId, RequestId};
@@ -68,8 +66,7 @@ impl AuditDraft {
         self.event.outcome = outcome;
         self.event.status = Some(status);
         self.event.error_code = error_code;
-        self.event.duration_ms =
-            u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.event.duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.ctx.audit.publish(self.event);
     }
 
@@ -167,11 +164,7 @@ async fn prepare(
             path: raw_path.to_string(),
             query: req.uri().query().map(str::to_string),
             headers: filter_request_headers(headers),
-            body: if inline {
-                BodyMode::Inline
-            } else {
-                BodyMode::Stream
-            },
+            body: if inline { BodyMode::Inline } else { BodyMode::Stream },
             content_length: length,
         },
     })
@@ -181,8 +174,7 @@ async fn prepare(
 async fn read_inline(payload: &mut web::Payload, expected: Option<u64>) -> Result<Bytes, ApiError> {
     let mut buf = BytesMut::with_capacity(usize::try_from(expected.unwrap_or(0)).unwrap_or(0));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|_| ApiError::BadRequest("bad_body", "the request body could not be read"))?;
+        let chunk = chunk.map_err(|_| ApiError::BadRequest("bad_body", "the request body could not be read"))?;
         buf.extend_from_slice(&chunk);
         if expected.is_some_and(|n| buf.len() as u64 > n) {
             return Err(ApiError::BadRequest(
@@ -207,11 +199,7 @@ fn pump_body(mut payload: web::Payload, mut tx: Sender, max: u64) -> BodyPump {
     actix_web::rt::spawn(async move {
         while let Some(chunk) = payload.next().await {
             let Ok(chunk) = chunk else {
-                let f = shellgate_shared::bus::messages::StreamFailure::new(
-                    400,
-                    "bad_body",
-                    "request body aborted",
-                );
+                let f = shellgate_shared::bus::messages::StreamFailure::new(400, "bad_body", "request body aborted");
                 let _ = tx.send(Frame::Error(f)).await;
                 return;
             };
@@ -254,7 +242,7 @@ pub async fn forward(
     let request_id = RequestId::new();
     let mut draft = AuditDraft::new(ctx.clone(), &req, request_id);
     match forward_inner(&ctx, &req, payload, &mut draft, request_id).await {
-        Ok((head, rx, bytes_in)) => Ok(respond(&req, head, rx, draft, bytes_in, request_id)),
+        Ok((answer, bytes_in)) => Ok(respond(&req, answer, draft, bytes_in, request_id)),
         Err(e) => {
             draft.fail(&e);
             Err(e)
@@ -268,14 +256,14 @@ async fn forward_inner(
     mut payload: web::Payload,
     draft: &mut AuditDraft,
     request_id: RequestId,
-) -> Result<(ResponseHead, Receiver, Rc<Cell<u64>>), ApiError> {
+) -> Result<(Answer, Rc<Cell<u64>>), ApiError> {
     let Prepared { open, pool } = prepare(ctx, req, draft, request_id).await?;
     let inline = match open.body {
         BodyMode::Inline => read_inline(&mut payload, open.content_length).await?,
         BodyMode::Stream => Bytes::new(),
     };
-    let message = encode_open(&open, &inline)
-        .map_err(|_| ApiError::BadRequest("bad_request", "request cannot be encoded"))?;
+    let message =
+        encode_open(&open, &inline).map_err(|_| ApiError::BadRequest("bad_request", "request cannot be encoded"))?;
 
     let nats = ctx.bus.client.clone();
     let inbox = nats.new_inbox();
@@ -289,18 +277,24 @@ async fn forward_inner(
             tracing::error!(error = %e, "cannot publish to executors");
             ApiError::Unavailable("bus_unavailable")
         })?;
-    let (frame, peer) = first_frame(&mut sub, ctx.accept_timeout)
-        .await
-        .map_err(|e| match e {
-            FirstFrameError::NoResponders => ApiError::NoExecutor,
-            FirstFrameError::Timeout => ApiError::ExecutorTimeout,
-            FirstFrameError::Stream(e) => stream_error(e),
-        })?;
-    let Frame::Accepted(accepted) = frame else {
-        return Err(ApiError::ExecutorLost);
+    let (frame, peer, origin) = first_frame(&mut sub, ctx.accept_timeout).await.map_err(|e| match e {
+        FirstFrameError::NoResponders => ApiError::NoExecutor,
+        FirstFrameError::Timeout => ApiError::ExecutorTimeout,
+        FirstFrameError::Stream(e) => stream_error(e),
+    })?;
+    draft.event.executor = match &frame {
+        Frame::Accepted(a) => Some(a.executor.clone()),
+        _ => origin,
     };
-    draft.event.executor = Some(accepted.executor);
-    let (tx, mut rx) = link(nats, ctx.stream, sub, inbox.into(), peer, 1, 0);
+    let (tx, rx) = link(nats, ctx.stream, sub, inbox.into(), peer, 1, 0);
+    if !matches!(frame, Frame::Accepted(_)) {
+        // A fast upstream: the executor answered before it needed to say it had accepted.
+        if frame.is_terminal() {
+            rx.acknowledge(1).await;
+        }
+        drop(tx);
+        return answer(frame, rx).map(|a| (a, Rc::new(Cell::new(inline.len() as u64))));
+    }
     let bytes_in = match open.body {
         BodyMode::Inline => {
             drop(tx);
@@ -311,25 +305,37 @@ async fn forward_inner(
             if open.content_length.is_none() {
                 // Chunked uploads are checked as they stream; the flag turns the answer into 413.
                 let too_large = pump.too_large.clone();
-                return match wait_head(ctx, &mut rx).await {
+                return match wait_answer(ctx, rx).await {
                     Err(_) if too_large.get() => Err(ApiError::PayloadTooLarge(ctx.max_body_bytes)),
-                    other => other.map(|h| (h, rx, pump.bytes)),
+                    other => other.map(|a| (a, pump.bytes)),
                 };
             }
             pump.bytes
         }
     };
-    let head = wait_head(ctx, &mut rx).await?;
-    Ok((head, rx, bytes_in))
+    Ok((wait_answer(ctx, rx).await?, bytes_in))
 }
 
-async fn wait_head(ctx: &GatewayContext, rx: &mut Receiver) -> Result<ResponseHead, ApiError> {
+/// The executor's answer: a head followed by a streamed body, or a whole small response.
+pub enum Answer {
+    Streamed(ResponseHead, Box<Receiver>),
+    Whole(ResponseHead, Bytes),
+}
+
+fn answer(frame: Frame, rx: Receiver) -> Result<Answer, ApiError> {
+    match frame {
+        Frame::Head(head) => Ok(Answer::Streamed(head, Box::new(rx))),
+        Frame::Complete(head, body) => Ok(Answer::Whole(head, body)),
+        Frame::Error(f) => Err(ApiError::Upstream(f)),
+        Frame::Accepted(_) | Frame::Data(_) | Frame::End => {
+            Err(stream_error(StreamError::Protocol("expected a response head".into())))
+        }
+    }
+}
+
+async fn wait_answer(ctx: &GatewayContext, mut rx: Receiver) -> Result<Answer, ApiError> {
     match rx.next_within(ctx.head_timeout).await {
-        Some(Ok(Frame::Head(head))) => Ok(head),
-        Some(Ok(Frame::Error(f))) => Err(ApiError::Upstream(f)),
-        Some(Ok(_)) => Err(stream_error(StreamError::Protocol(
-            "expected a response head".into(),
-        ))),
+        Some(Ok(frame)) => answer(frame, rx),
         Some(Err(e)) => Err(stream_error(e)),
         None => Err(ApiError::ExecutorLost),
     }
@@ -337,12 +343,15 @@ async fn wait_head(ctx: &GatewayContext, rx: &mut Receiver) -> Result<ResponseHe
 
 fn respond(
     req: &HttpRequest,
-    head: ResponseHead,
-    rx: Receiver,
+    answer: Answer,
     mut draft: AuditDraft,
     bytes_in: Rc<Cell<u64>>,
     request_id: RequestId,
 ) -> HttpResponse {
+    let (head, body): (ResponseHead, BodyFrames) = match answer {
+        Answer::Streamed(head, rx) => (head, Box::pin(frames_to_bytes(*rx))),
+        Answer::Whole(head, body) => (head, Box::pin(futures_util::stream::once(async move { Ok(body) }))),
+    };
     let status = StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut builder = HttpResponse::build(status);
     for (name, value) in filter_response_headers(head.headers) {
@@ -351,16 +360,15 @@ fn respond(
     builder.insert_header((REQUEST_ID_HEADER, request_id.to_string()));
     draft.event.status = Some(head.status);
     let body = AuditedBody {
-        rx: Box::pin(frames_to_bytes(rx)),
+        rx: body,
         draft: Some(draft),
         bytes_in,
         bytes_out: 0,
         expected_len: head.content_length,
         status: head.status,
     };
-    let no_body = req.method() == Method::HEAD
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
+    let no_body =
+        req.method() == Method::HEAD || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
     match head.content_length {
         Some(n) if !no_body => builder.body(SizedStream::new(n, body)),
         _ => builder.body(BodyStream::new(body)),
@@ -390,10 +398,13 @@ fn frames_to_bytes(rx: Receiver) -> impl Stream<Item = Result<Bytes, ResponseAbo
     })
 }
 
+/// The body of a response as it comes from the executor.
+type BodyFrames = Pin<Box<dyn Stream<Item = Result<Bytes, ResponseAborted>>>>;
+
 /// The response body: counts bytes and writes the audit record when it ends — completed,
 /// failed mid-stream, or dropped because the agent went away.
 struct AuditedBody {
-    rx: Pin<Box<dyn Stream<Item = Result<Bytes, ResponseAborted>>>>,
+    rx: BodyFrames,
     draft: Option<AuditDraft>,
     bytes_in: Rc<Cell<u64>>,
     bytes_out: u64,

@@ -15,10 +15,7 @@ use crate::config::Settings;
 
 /// Whether `s` can be one token of a subject or a stream name: letters, digits, `-`, `_`.
 pub fn is_valid_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Subjects and stream names under one installation prefix (default `sg`). Tests use their
@@ -61,10 +58,7 @@ impl Subjects {
 
     /// JetStream stream holding audit events until the approver has committed them.
     pub fn audit_stream(&self) -> String {
-        format!(
-            "{}_AUDIT",
-            self.prefix.to_ascii_uppercase().replace('-', "_")
-        )
+        format!("{}_AUDIT", self.prefix.to_ascii_uppercase().replace('-', "_"))
     }
 
     /// Durable consumer of the audit writer (shared by approver replicas).
@@ -138,10 +132,7 @@ impl Bus {
     }
 
     /// Creates the audit stream if missing (file storage: it survives a NATS restart).
-    pub async fn ensure_audit_stream(
-        &self,
-        url: &str,
-    ) -> Result<jetstream::stream::Stream, BusError> {
+    pub async fn ensure_audit_stream(&self, url: &str) -> Result<jetstream::stream::Stream, BusError> {
         self.jetstream()
             .get_or_create_stream(jetstream::stream::Config {
                 name: self.subjects.audit_stream(),
@@ -161,9 +152,6 @@ impl Bus {
 
     /// Whether the connection is up now (readiness).
     pub fn is_connected(&self) -> bool {
-        matches!(
-            self.client.connection_state(),
-            async_nats::connection::State::Connected
-        )
+        matches!(self.client.connection_state(), async_nats::connection::State::Connected)
     }
 }

@@ -57,6 +57,9 @@ pub struct Settings {
     pub upstream_timeout_ms: u64,
     /// How long a gateway waits for an executor to accept a request.
     pub executor_accept_timeout_ms: u64,
+    /// An executor answers a small request with the response itself when the upstream is this
+    /// fast, and sends a separate `accepted` frame only when it is slower (saves a message).
+    pub executor_accept_grace_ms: u64,
     /// Largest chunk of a body in one NATS message.
     pub stream_chunk_bytes: usize,
     /// Unacknowledged bytes a stream sender may have in flight.
@@ -102,6 +105,7 @@ impl Default for Settings {
             inline_body_bytes: 64 * 1024,
             upstream_timeout_ms: 30_000,
             executor_accept_timeout_ms: 5_000,
+            executor_accept_grace_ms: 100,
             stream_chunk_bytes: 128 * 1024,
             stream_window_bytes: 4 * 1024 * 1024,
             stream_heartbeat_ms: 1_000,
@@ -132,14 +136,11 @@ impl Settings {
         let env = config::Environment::with_prefix("SHELLGATE")
             .prefix_separator("_")
             .try_parsing(true);
-        let config = builder
-            .add_source(env.source(Some(env_without_config_var())))
-            .build()?;
+        let config = builder.add_source(env.source(Some(env_without_config_var()))).build()?;
         // Unknown keys are reported, not fatal: an older binary must start with the settings a
         // newer chart already sets (and a typo should still be visible).
         let mut unknown = Vec::new();
-        let settings: Settings =
-            serde_ignored::deserialize(config, |path| unknown.push(path.to_string()))?;
+        let settings: Settings = serde_ignored::deserialize(config, |path| unknown.push(path.to_string()))?;
         for key in unknown {
             eprintln!(
                 "warning: unknown setting {key:?} (SHELLGATE_{}) ignored",
@@ -169,6 +170,11 @@ impl Settings {
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return bad("SHELLGATE_LOG_FORMAT must be 'text' or 'json'");
+        }
+        if self.executor_accept_grace_ms * 2 > self.executor_accept_timeout_ms {
+            return bad(
+                "SHELLGATE_EXECUTOR_ACCEPT_GRACE_MS must be at most half of SHELLGATE_EXECUTOR_ACCEPT_TIMEOUT_MS",
+            );
         }
         if self.database_pool_size == 0 || self.executor_max_in_flight == 0 {
             return bad("pool sizes must be positive");

@@ -55,9 +55,7 @@ fn is_token_char(b: u8) -> bool {
 }
 
 fn is_header_value(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
+    !s.is_empty() && s.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
 }
 
 impl Credential {
@@ -99,12 +97,8 @@ impl Credential {
                         return invalid("header name is not a valid HTTP header name");
                     }
                     let lower = name.to_ascii_lowercase();
-                    if FORBIDDEN_HEADERS.contains(&lower.as_str())
-                        || lower.starts_with("x-shellgate-")
-                    {
-                        return invalid(
-                            "header credential may not set transport or X-Shellgate-* headers",
-                        );
+                    if FORBIDDEN_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-shellgate-") {
+                        return invalid("header credential may not set transport or X-Shellgate-* headers");
                     }
                     if !is_header_value(value) {
                         return invalid("header value must be non-empty printable text");
@@ -114,9 +108,7 @@ impl Credential {
             Credential::Query { param, value } => {
                 if param.is_empty()
                     || param.len() > 128
-                    || param
-                        .chars()
-                        .any(|c| c.is_control() || c == '&' || c == '=')
+                    || param.chars().any(|c| c.is_control() || c == '&' || c == '=')
                 {
                     return invalid(
                         "query parameter name must be 1-128 characters without '&', '=' or control characters",
@@ -164,8 +156,7 @@ impl Credential {
             Credential::Bearer { token } => push(token),
             Credential::Basic { username, password } => {
                 push(password);
-                let b64 = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{username}:{password}"));
+                let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
                 push(&b64);
             }
             Credential::Header { headers } => headers.values().for_each(|v| push(v)),
@@ -247,13 +238,7 @@ mod tests {
             .hint(),
             "…1234"
         );
-        assert_eq!(
-            Credential::Bearer {
-                token: "short".into()
-            }
-            .hint(),
-            "…"
-        );
+        assert_eq!(Credential::Bearer { token: "short".into() }.hint(), "…");
     }
 
     #[test]
@@ -277,21 +262,14 @@ mod tests {
             param: "k".into(),
             value: "a b+c/d=e&fghij".into(),
         };
-        assert!(
-            q.scrub_needles()
-                .contains(&b"a+b%2Bc%2Fd%3De%26fghij".to_vec())
-        );
+        assert!(q.scrub_needles().contains(&b"a+b%2Bc%2Fd%3De%26fghij".to_vec()));
     }
 
     #[test]
     fn parses_the_documented_json() {
-        let c: Credential =
-            serde_json::from_str(r#"{"type":"header","headers":{"X-Api-Key":"k"}}"#).unwrap();
+        let c: Credential = serde_json::from_str(r#"{"type":"header","headers":{"X-Api-Key":"k"}}"#).unwrap();
         assert_eq!(c.kind(), "header");
-        assert!(
-            serde_json::from_str::<Credential>(r#"{"type":"bearer","token":"t","extra":1}"#)
-                .is_err()
-        );
+        assert!(serde_json::from_str::<Credential>(r#"{"type":"bearer","token":"t","extra":1}"#).is_err());
         assert!(serde_json::from_str::<Credential>(r#"{"type":"nope"}"#).is_err());
     }
 }

@@ -34,9 +34,8 @@ pub fn generate_secret(prefix: &str) -> SecretString {
 
 /// Whether `s` has the exact shape `prefix` + 64 lowercase hex digits.
 pub fn is_well_formed_secret(prefix: &str, s: &str) -> bool {
-    s.strip_prefix(prefix).is_some_and(|rest| {
-        rest.len() == 64 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    })
+    s.strip_prefix(prefix)
+        .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
 /// The stored form of a token or admin key.
@@ -85,9 +84,7 @@ impl VaultPublicKey {
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        self.0
-            .seal(&mut OsRng, plaintext)
-            .map_err(|_| CryptoError::Seal)
+        self.0.seal(&mut OsRng, plaintext).map_err(|_| CryptoError::Seal)
     }
 }
 
@@ -97,9 +94,7 @@ impl VaultSecretKey {
     }
 
     pub fn from_base64(s: &SecretString) -> Result<Self, CryptoError> {
-        Ok(Self(crypto_box::SecretKey::from(decode32(
-            s.expose_secret(),
-        )?)))
+        Ok(Self(crypto_box::SecretKey::from(decode32(s.expose_secret())?)))
     }
 
     pub fn to_base64(&self) -> SecretString {

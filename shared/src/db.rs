@@ -10,9 +10,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
-};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures_util::FutureExt;
@@ -87,12 +85,11 @@ pub async fn ensure_database(settings: &Settings) -> Result<(), DbSetupError> {
     let mut maint = parsed.clone();
     maint.set_path("/postgres");
     let mut conn = establish(maint.as_str(), timeout).await?;
-    let found: Exists =
-        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-            .bind::<diesel::sql_types::Text, _>(&name)
-            .get_result(&mut conn)
-            .await
-            .map_err(|e| unreachable(url, e))?;
+    let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+        .bind::<diesel::sql_types::Text, _>(&name)
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| unreachable(url, e))?;
     if !found.exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
         match diesel::sql_query(format!("CREATE DATABASE {quoted}"))
@@ -101,10 +98,7 @@ pub async fn ensure_database(settings: &Settings) -> Result<(), DbSetupError> {
         {
             Ok(_) => tracing::info!(database = %name, "created database"),
             // Another process created it between the check and the create.
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => {}
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {}
             Err(e) if e.to_string().contains("already exists") => {}
             Err(e) => return Err(unreachable(url, e)),
         }
@@ -120,16 +114,13 @@ pub async fn run_migrations(settings: &Settings) -> Result<Vec<String>, DbSetupE
     // diesel_migrations is synchronous: run it on a blocking thread through the wrapper
     // (block_in_place would panic on actix's current-thread runtime).
     let handle = tokio::task::spawn_blocking(move || {
-        let mut wrapped: AsyncConnectionWrapper<AsyncPgConnection> =
-            AsyncConnectionWrapper::from(conn);
+        let mut wrapped: AsyncConnectionWrapper<AsyncPgConnection> = AsyncConnectionWrapper::from(conn);
         wrapped
             .run_pending_migrations(MIGRATIONS)
             .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
             .map_err(|e| DbSetupError::Migrations(e.to_string()))
     });
-    handle
-        .await
-        .map_err(|e| DbSetupError::Migrations(e.to_string()))?
+    handle.await.map_err(|e| DbSetupError::Migrations(e.to_string()))?
 }
 
 /// A pool whose connections all carry `statement_timeout`. Checks one connection up front so a
@@ -153,8 +144,7 @@ pub async fn connect_pool(settings: &Settings) -> Result<DbPool, DbSetupError> {
         }
         .boxed()
     });
-    let manager =
-        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url.clone(), config);
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url.clone(), config);
     let pool = Pool::builder(manager)
         .max_size(settings.database_pool_size)
         .wait_timeout(Some(connect_timeout))
@@ -170,10 +160,7 @@ pub async fn connect_pool(settings: &Settings) -> Result<DbPool, DbSetupError> {
 /// Whether the pool can run a query now (readiness).
 pub async fn ping(pool: &DbPool) -> bool {
     match tokio::time::timeout(Duration::from_secs(2), pool.get()).await {
-        Ok(Ok(mut conn)) => diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .is_ok(),
+        Ok(Ok(mut conn)) => diesel::sql_query("SELECT 1").execute(&mut conn).await.is_ok(),
         _ => false,
     }
 }

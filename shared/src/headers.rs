@@ -91,10 +91,7 @@ mod tests {
     use super::*;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]
@@ -132,10 +129,7 @@ mod tests {
         ]));
         assert_eq!(
             out,
-            h(&[
-                ("Content-Type", "text/event-stream"),
-                ("Location", "/elsewhere")
-            ])
+            h(&[("Content-Type", "text/event-stream"), ("Location", "/elsewhere")])
         );
     }
 }

@@ -28,10 +28,7 @@ impl Client {
 
     pub fn request(&self, method: &str, url: &str) -> awc::ClientRequest {
         self.inner
-            .request(
-                awc::http::Method::from_bytes(method.as_bytes()).expect("method"),
-                url,
-            )
+            .request(awc::http::Method::from_bytes(method.as_bytes()).expect("method"), url)
             .no_decompress()
     }
 
@@ -47,11 +44,7 @@ pub async fn read_body<S>(res: &mut awc::ClientResponse<S>) -> Vec<u8>
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
 {
-    res.body()
-        .limit(512 * 1024 * 1024)
-        .await
-        .expect("read body")
-        .to_vec()
+    res.body().limit(512 * 1024 * 1024).await.expect("read body").to_vec()
 }
 
 /// Sends `raw` (a complete HTTP/1.1 request, sent byte for byte) to `base_url` and returns the

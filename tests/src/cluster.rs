@@ -104,10 +104,8 @@ impl Cluster {
         let keep = |k: &str| {
             !matches!(
                 (role, k),
-                (
-                    "gateway",
-                    "SHELLGATE_VAULT_PUBLIC_KEY" | "SHELLGATE_VAULT_SECRET_KEY"
-                ) | ("approver", "SHELLGATE_VAULT_SECRET_KEY")
+                ("gateway", "SHELLGATE_VAULT_PUBLIC_KEY" | "SHELLGATE_VAULT_SECRET_KEY")
+                    | ("approver", "SHELLGATE_VAULT_SECRET_KEY")
                     | ("executor", "SHELLGATE_VAULT_PUBLIC_KEY")
             )
         };
@@ -135,13 +133,20 @@ impl Cluster {
         self.first_url("approver")
     }
 
+    /// Prints every warning and error the processes logged (for failing tests).
+    pub fn dump_warnings(&self) {
+        for line in self
+            .logs()
+            .lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        {
+            eprintln!("LOG {line}");
+        }
+    }
+
     /// Everything every process has logged so far.
     pub fn logs(&self) -> String {
-        self.procs
-            .iter()
-            .map(Proc::logs)
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.procs.iter().map(Proc::logs).collect::<Vec<_>>().join("\n")
     }
 
     /// A management API call with the admin key: status and JSON body (Null when empty).
@@ -167,12 +172,7 @@ impl Cluster {
     }
 
     /// Creates an http target; returns its id.
-    pub async fn create_http_target(
-        &self,
-        slug: &str,
-        base_url: &str,
-        credential: Option<Value>,
-    ) -> String {
+    pub async fn create_http_target(&self, slug: &str, base_url: &str, credential: Option<Value>) -> String {
         let mut body = json!({"name": slug, "slug": slug, "baseUrl": base_url});
         if let Some(c) = credential {
             body["credential"] = c;
@@ -200,25 +200,14 @@ impl Cluster {
 
     /// An agent GET, body read to the end: (status, body).
     pub async fn agent_get(&self, url: &str, token: &str) -> (u16, Vec<u8>) {
-        let mut res = self
-            .http
-            .agent("GET", url, token)
-            .send()
-            .await
-            .expect("agent request");
+        let mut res = self.http.agent("GET", url, token).send().await.expect("agent request");
         let body = read_body(&mut res).await;
         (res.status().as_u16(), body)
     }
 
     /// Polls an agent GET until it answers `expected` or `within` has passed (changes reach
     /// gateway caches over NATS, not synchronously); returns the last status.
-    pub async fn agent_status_within(
-        &self,
-        url: &str,
-        token: &str,
-        expected: u16,
-        within: Duration,
-    ) -> u16 {
+    pub async fn agent_status_within(&self, url: &str, token: &str, expected: u16, within: Duration) -> u16 {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let status = self
@@ -238,9 +227,7 @@ impl Cluster {
 
     /// Audit events matching `query` (e.g. `tokenId=…`), newest first.
     pub async fn audit(&self, query: &str) -> Vec<Value> {
-        let (status, v) = self
-            .admin("GET", &format!("/api/audit?limit=1000&{query}"), None)
-            .await;
+        let (status, v) = self.admin("GET", &format!("/api/audit?limit=1000&{query}"), None).await;
         assert_eq!(status, 200, "audit: {v}");
         v["events"].as_array().cloned().unwrap_or_default()
     }

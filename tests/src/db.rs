@@ -4,8 +4,7 @@ use tokio_postgres::NoTls;
 
 /// Base URL of the shared test server (override with SHELLGATE_TEST_PG).
 pub fn server_url() -> String {
-    std::env::var("SHELLGATE_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("SHELLGATE_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 pub struct TestDb {
@@ -59,10 +58,7 @@ impl TestDb {
 
 async fn sweep(client: &tokio_postgres::Client) {
     let Ok(rows) = client
-        .query(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'sgt\\_%'",
-            &[],
-        )
+        .query("SELECT datname FROM pg_database WHERE datname LIKE 'sgt\\_%'", &[])
         .await
     else {
         return;
@@ -88,9 +84,7 @@ impl Drop for TestDb {
         let server = self.server.clone();
         let name = self.name.clone();
         crate::block_on_thread(async move {
-            if let Ok((client, conn)) =
-                tokio_postgres::connect(&format!("{server}/postgres"), NoTls).await
-            {
+            if let Ok((client, conn)) = tokio_postgres::connect(&format!("{server}/postgres"), NoTls).await {
                 tokio::spawn(conn);
                 let _ = client
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -2,10 +2,7 @@
 //! (a database per test) and NATS (a subject prefix and stream names per test), plus real HTTP
 //! upstreams on loopback. Everything a test creates is removed when it ends, and leftovers of
 //! crashed runs are swept at the next start.
-#![expect(
-    clippy::expect_used,
-    reason = "a test harness should fail loudly, with context"
-)]
+#![expect(clippy::expect_used, reason = "a test harness should fail loudly, with context")]
 
 pub mod client;
 pub mod cluster;

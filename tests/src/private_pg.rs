@@ -53,17 +53,12 @@ fn pg_command(bin: &str, args: &[&str]) -> std::process::Output {
     } else {
         Command::new(bin)
     };
-    cmd.args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {bin}: {e}"))
+    cmd.args(args).output().unwrap_or_else(|e| panic!("run {bin}: {e}"))
 }
 
 impl PrivatePg {
     pub fn start() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("sg-pg-")
-            .tempdir()
-            .expect("tempdir");
+        let dir = tempfile::Builder::new().prefix("sg-pg-").tempdir().expect("tempdir");
         if is_root() {
             let _ = Command::new("chown")
                 .args(["-R", "postgres", &dir.path().display().to_string()])
@@ -82,11 +77,7 @@ impl PrivatePg {
                 "UTF8",
             ],
         );
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
         let pg = Self {
             port: free_port(),
             data,
@@ -130,14 +121,7 @@ impl PrivatePg {
     pub fn stop_server(&self) {
         let out = pg_command(
             "pg_ctl",
-            &[
-                "-D",
-                &self.data.display().to_string(),
-                "-m",
-                "fast",
-                "-w",
-                "stop",
-            ],
+            &["-D", &self.data.display().to_string(), "-m", "fast", "-w", "stop"],
         );
         assert!(
             out.status.success(),
@@ -151,14 +135,7 @@ impl Drop for PrivatePg {
     fn drop(&mut self) {
         let _ = pg_command(
             "pg_ctl",
-            &[
-                "-D",
-                &self.data.display().to_string(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
+            &["-D", &self.data.display().to_string(), "-m", "immediate", "-w", "stop"],
         );
     }
 }

@@ -70,10 +70,7 @@ impl Proc {
                 let Ok(line) = line else { break };
                 let trimmed = line.trim();
                 if let Some((name, rest)) = trimmed.split_once(':')
-                    && let Some(url) = rest
-                        .split_whitespace()
-                        .next()
-                        .filter(|u| u.starts_with("http://"))
+                    && let Some(url) = rest.split_whitespace().next().filter(|u| u.starts_with("http://"))
                 {
                     urls.insert(name.to_string(), url.to_string());
                 }

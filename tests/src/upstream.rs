@@ -71,6 +71,7 @@ impl Upstream {
                         .route("/binary/{n}", web::get().to(binary))
                         .route("/mirror", web::post().to(mirror))
                         .route("/redirect", web::get().to(redirect))
+                        .route("/slow/{ms}", web::get().to(slow))
                         .default_service(web::to(echo))
                 })
                 .workers(1)
@@ -79,17 +80,12 @@ impl Upstream {
                 .expect("bind upstream");
                 let addr = server.addrs()[0];
                 let server = server.run();
-                tx.send((format!("http://{addr}"), server.handle()))
-                    .expect("send");
+                tx.send((format!("http://{addr}"), server.handle())).expect("send");
                 let _ = server.await;
             });
         });
         let (url, handle) = rx.recv().expect("upstream started");
-        Self {
-            url,
-            controls,
-            handle,
-        }
+        Self { url, controls, handle }
     }
 }
 
@@ -165,10 +161,7 @@ async fn binary(path: web::Path<usize>) -> HttpResponse {
         .collect();
     HttpResponse::Ok()
         .content_type("application/octet-stream")
-        .body(SizedStream::new(
-            n as u64,
-            futures_util::stream::iter(chunks),
-        ))
+        .body(SizedStream::new(n as u64, futures_util::stream::iter(chunks)))
 }
 
 /// One event, then nothing until the test releases it, then two more.
@@ -181,9 +174,7 @@ async fn sse(c: web::Data<Controls>) -> HttpResponse {
         .streaming(stream)
 }
 
-fn async_stream_events(
-    c: Arc<Controls>,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+fn async_stream_events(c: Arc<Controls>) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     futures_util::stream::unfold(0u8, move |state| {
         let c = c.clone();
         async move {
@@ -214,13 +205,15 @@ async fn ticks() -> HttpResponse {
             i + 1,
         ))
     });
-    HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .streaming(stream)
+    HttpResponse::Ok().content_type("text/event-stream").streaming(stream)
+}
+
+/// Answers after `ms` milliseconds.
+async fn slow(path: web::Path<u64>) -> HttpResponse {
+    tokio::time::sleep(Duration::from_millis(path.into_inner())).await;
+    HttpResponse::Ok().body("late")
 }
 
 async fn redirect() -> HttpResponse {
-    HttpResponse::Found()
-        .insert_header(("location", "/elsewhere"))
-        .finish()
+    HttpResponse::Found().insert_header(("location", "/elsewhere")).finish()
 }

@@ -28,6 +28,8 @@ use crate::config::StreamSettings;
 pub const H_KIND: &str = "Sg-Kind";
 pub const H_SEQ: &str = "Sg-Seq";
 pub const H_ACK: &str = "Sg-Ack";
+/// On the first frame of a direction: who sent it (the executor's id, for the audit record).
+pub const H_ORIGIN: &str = "Sg-Origin";
 
 /// Unacknowledged messages a sender may have in flight, whatever their size.
 const WINDOW_MESSAGES: u64 = 1024;
@@ -40,6 +42,8 @@ pub enum Frame {
     Data(Bytes),
     End,
     Error(StreamFailure),
+    /// A whole small response in one frame: head, body, end.
+    Complete(ResponseHead, Bytes),
 }
 
 impl Frame {
@@ -50,13 +54,18 @@ impl Frame {
             Frame::Data(_) => "data",
             Frame::End => "end",
             Frame::Error(_) => "error",
+            Frame::Complete(..) => "complete",
         }
+    }
+
+    /// Whether nothing follows this frame in its direction.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Frame::End | Frame::Error(_) | Frame::Complete(..))
     }
 
     fn payload(&self) -> Result<Bytes, StreamError> {
         let json = |v: Result<Vec<u8>, serde_json::Error>| {
-            v.map(Bytes::from)
-                .map_err(|e| StreamError::Protocol(e.to_string()))
+            v.map(Bytes::from).map_err(|e| StreamError::Protocol(e.to_string()))
         };
         match self {
             Frame::Accepted(a) => json(serde_json::to_vec(a)),
@@ -64,6 +73,14 @@ impl Frame {
             Frame::Data(b) => Ok(b.clone()),
             Frame::End => Ok(Bytes::new()),
             Frame::Error(f) => json(serde_json::to_vec(f)),
+            Frame::Complete(h, body) => {
+                let head = serde_json::to_vec(h).map_err(|e| StreamError::Protocol(e.to_string()))?;
+                let mut buf = bytes::BytesMut::with_capacity(4 + head.len() + body.len());
+                buf.extend_from_slice(&u32::try_from(head.len()).unwrap_or(u32::MAX).to_be_bytes());
+                buf.extend_from_slice(&head);
+                buf.extend_from_slice(body);
+                Ok(buf.freeze())
+            }
         }
     }
 
@@ -75,10 +92,20 @@ impl Frame {
             "data" => Frame::Data(payload),
             "end" => Frame::End,
             "error" => Frame::Error(serde_json::from_slice(&payload).map_err(bad)?),
+            "complete" => {
+                let mut payload = payload;
+                if payload.len() < 4 {
+                    return Err(StreamError::Protocol("short complete frame".into()));
+                }
+                let len = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) as usize;
+                if payload.len() < 4 + len {
+                    return Err(StreamError::Protocol("short complete frame".into()));
+                }
+                let head = payload.split_to(4 + len);
+                Frame::Complete(serde_json::from_slice(&head[4..]).map_err(bad)?, payload)
+            }
             other => {
-                return Err(StreamError::Protocol(format!(
-                    "unknown frame kind {other:?}"
-                )));
+                return Err(StreamError::Protocol(format!("unknown frame kind {other:?}")));
             }
         })
     }
@@ -133,6 +160,7 @@ pub struct Sender {
     inflight: VecDeque<(u64, usize)>,
     inflight_bytes: usize,
     state: watch::Receiver<PeerState>,
+    origin: Option<String>,
     _guard: Arc<PumpGuard>,
 }
 
@@ -219,6 +247,7 @@ pub fn link(
         inflight: VecDeque::new(),
         inflight_bytes: 0,
         state: state_rx,
+        origin: None,
         _guard: guard.clone(),
     };
     let receiver = Receiver {
@@ -250,7 +279,8 @@ struct Pump {
 
 impl Pump {
     async fn run(mut self) {
-        let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
+        let first_beat = Instant::now() + self.settings.heartbeat;
+        let mut heartbeat = tokio::time::interval_at(first_beat, self.settings.heartbeat);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_progress = Instant::now();
         loop {
@@ -329,8 +359,8 @@ impl Pump {
                 Ok(false)
             }
             _ => {
-                let seq = header_u64(&msg, H_SEQ)
-                    .ok_or_else(|| StreamError::Protocol("frame without sequence".into()))?;
+                let seq =
+                    header_u64(&msg, H_SEQ).ok_or_else(|| StreamError::Protocol("frame without sequence".into()))?;
                 if seq != self.expected {
                     return Err(StreamError::Gap {
                         expected: self.expected,
@@ -340,8 +370,7 @@ impl Pump {
                 self.expected += 1;
                 let frame = Frame::decode(&kind, msg.payload)?;
                 if let Frame::Data(b) = &frame {
-                    let buffered =
-                        self.counters.buffered.fetch_add(b.len(), Ordering::SeqCst) + b.len();
+                    let buffered = self.counters.buffered.fetch_add(b.len(), Ordering::SeqCst) + b.len();
                     if buffered > 2 * self.settings.window_bytes + self.settings.chunk_bytes {
                         return Err(StreamError::Overflow);
                     }
@@ -362,14 +391,23 @@ impl Sender {
         self.check_gone()?;
         let seq = self.next_seq;
         self.next_seq += 1;
-        publish(
-            &self.client,
-            &self.peer,
-            &self.own,
-            headers(frame.kind(), Some(seq), None),
-            frame.payload()?,
-        )
-        .await
+        let mut h = headers(frame.kind(), Some(seq), None);
+        if seq == 0
+            && let Some(origin) = &self.origin
+        {
+            h.insert(H_ORIGIN, origin.as_str());
+        }
+        publish(&self.client, &self.peer, &self.own, h, frame.payload()?).await
+    }
+
+    /// Names the sender on the first frame (see `H_ORIGIN`).
+    pub fn set_origin(&mut self, origin: &str) {
+        self.origin = Some(origin.to_string());
+    }
+
+    /// Whether any ordered frame has been sent yet.
+    pub fn has_sent(&self) -> bool {
+        self.next_seq > 0
     }
 
     /// Resolves when the other end is gone (or the link failed): lets a sender waiting on
@@ -455,8 +493,7 @@ impl Sender {
         loop {
             self.check_gone()?;
             self.release_acked();
-            let fits_bytes =
-                self.inflight.is_empty() || self.inflight_bytes + n <= self.settings.window_bytes;
+            let fits_bytes = self.inflight.is_empty() || self.inflight_bytes + n <= self.settings.window_bytes;
             if fits_bytes && (self.inflight.len() as u64) < WINDOW_MESSAGES {
                 return Ok(());
             }
@@ -486,21 +523,18 @@ impl Receiver {
                     self.counters.buffered.fetch_sub(b.len(), Ordering::SeqCst);
                     self.unacked_bytes += b.len();
                     self.unacked_msgs += 1;
-                    if self.unacked_bytes >= self.settings.window_bytes / 4
-                        || self.unacked_msgs >= WINDOW_MESSAGES / 4
+                    if self.unacked_bytes >= self.settings.window_bytes / 4 || self.unacked_msgs >= WINDOW_MESSAGES / 4
                     {
                         self.unacked_bytes = 0;
                         self.unacked_msgs = 0;
                         let h = headers("ack", None, Some(seq + 1));
-                        if let Err(e) =
-                            publish(&self.client, &self.peer, &self.own, h, Bytes::new()).await
-                        {
+                        if let Err(e) = publish(&self.client, &self.peer, &self.own, h, Bytes::new()).await {
                             self.done = true;
                             return Some(Err(e));
                         }
                     }
                 }
-                if matches!(frame, Frame::End | Frame::Error(_)) {
+                if frame.is_terminal() {
                     self.done = true;
                     // The final ack releases the sender, which keeps its inbox until then.
                     let h = headers("ack", None, Some(seq + 1));
@@ -513,6 +547,13 @@ impl Receiver {
                 Some(Err(e))
             }
         }
+    }
+
+    /// Acknowledges frames read outside the link (the first frame, read by `first_frame`): a
+    /// terminal first frame releases the sender at once.
+    pub async fn acknowledge(&self, consumed: u64) {
+        let h = headers("ack", None, Some(consumed));
+        let _ = publish(&self.client, &self.peer, &self.own, h, Bytes::new()).await;
     }
 
     /// Waits up to `timeout` for the next frame.
@@ -530,31 +571,44 @@ impl Receiver {
 pub async fn first_frame(
     sub: &mut Subscriber,
     timeout: Duration,
-) -> Result<(Frame, Subject), FirstFrameError> {
-    let msg = match tokio::time::timeout(timeout, sub.next()).await {
-        Err(_) => return Err(FirstFrameError::Timeout),
-        Ok(None) => return Err(FirstFrameError::Stream(StreamError::PeerGone)),
-        Ok(Some(m)) => m,
-    };
-    if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
-        return Err(FirstFrameError::NoResponders);
+) -> Result<(Frame, Subject, Option<String>), FirstFrameError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let msg = match tokio::time::timeout_at(deadline, sub.next()).await {
+            Err(_) => return Err(FirstFrameError::Timeout),
+            Ok(None) => return Err(FirstFrameError::Stream(StreamError::PeerGone)),
+            Ok(Some(m)) => m,
+        };
+        if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+            return Err(FirstFrameError::NoResponders);
+        }
+        let kind = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(H_KIND))
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default();
+        // A heartbeat may overtake the first frame while the executor is still working.
+        if matches!(kind.as_str(), "ping" | "ack") {
+            continue;
+        }
+        if header_u64(&msg, H_SEQ) != Some(0) {
+            return Err(FirstFrameError::Stream(StreamError::Protocol(
+                "first frame must have sequence 0".into(),
+            )));
+        }
+        let reply = msg
+            .reply
+            .clone()
+            .ok_or_else(|| FirstFrameError::Stream(StreamError::Protocol("first frame without reply".into())))?;
+        let origin = msg
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(H_ORIGIN))
+            .map(|v| v.as_str().to_string());
+        let frame = Frame::decode(&kind, msg.payload).map_err(FirstFrameError::Stream)?;
+        return Ok((frame, reply, origin));
     }
-    let kind = msg
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(H_KIND))
-        .map(|v| v.as_str().to_string())
-        .unwrap_or_default();
-    if header_u64(&msg, H_SEQ) != Some(0) {
-        return Err(FirstFrameError::Stream(StreamError::Protocol(
-            "first frame must have sequence 0".into(),
-        )));
-    }
-    let reply = msg.reply.clone().ok_or_else(|| {
-        FirstFrameError::Stream(StreamError::Protocol("first frame without reply".into()))
-    })?;
-    let frame = Frame::decode(&kind, msg.payload).map_err(FirstFrameError::Stream)?;
-    Ok((frame, reply))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -63,10 +63,7 @@ fn unsafe_paths_are_refused_with_their_class() {
     for (p, want) in cases {
         assert_eq!(check_path(p), Err(*want), "{p}");
     }
-    assert_eq!(
-        check_path(&format!("/{}", "a".repeat(MAX_PATH_LEN))),
-        Err(TooLong)
-    );
+    assert_eq!(check_path(&format!("/{}", "a".repeat(MAX_PATH_LEN))), Err(TooLong));
 }
 
 #[test]
@@ -83,13 +80,7 @@ fn upstream_url_keeps_the_target_origin() {
     assert_eq!(u.as_str(), "https://api.example.com/v1/models?a=1");
     let u = build_upstream_url("http://127.0.0.1:9000/", "", None, None).unwrap();
     assert_eq!(u.as_str(), "http://127.0.0.1:9000/");
-    let u = build_upstream_url(
-        "http://h:1",
-        "/p%2Fq",
-        Some("key=agent&x=1"),
-        Some(("key", "s e")),
-    )
-    .unwrap();
+    let u = build_upstream_url("http://h:1", "/p%2Fq", Some("key=agent&x=1"), Some(("key", "s e"))).unwrap();
     assert_eq!(u.as_str(), "http://h:1/p%2Fq?x=1&key=s+e");
     assert!(build_upstream_url("http://h:1", "//evil/x", None, None).is_err());
     assert!(build_upstream_url("http://h:1", "/@evil", None, None).is_err());
@@ -103,9 +94,6 @@ fn base_urls() {
     );
     assert_eq!(validate_base_url("ftp://x"), Err(BaseUrlError::Scheme));
     assert_eq!(validate_base_url("https://u:p@x"), Err(BaseUrlError::Shape));
-    assert_eq!(
-        validate_base_url("https://x/?a=1"),
-        Err(BaseUrlError::Shape)
-    );
+    assert_eq!(validate_base_url("https://x/?a=1"), Err(BaseUrlError::Shape));
     assert_eq!(validate_base_url("nope"), Err(BaseUrlError::Parse));
 }

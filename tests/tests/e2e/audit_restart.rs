@@ -14,35 +14,25 @@ async fn audit_rows_are_complete_after_a_postgres_restart() {
     let pg = PrivatePg::start();
     let up = Upstream::start();
     let db = TestDb::create_on(&pg.url()).await;
-    let mut c = Cluster::prepare_on(
-        db,
-        &nats_url(),
-        &[("SHELLGATE_AUTH_CACHE_TTL_MS", "600000")],
-    );
+    let mut c = Cluster::prepare_on(db, &nats_url(), &[("SHELLGATE_AUTH_CACHE_TTL_MS", "600000")]);
     c.start("up", &[]);
     let id = c.create_http_target("api", &up.url, None).await;
     let (token_id, token) = c.create_token(&[&id]).await;
     let url = format!("{}/gateway/api/x", c.gateway());
     for _ in 0..5 {
-        assert_eq!(c.agent_get(&url, &token).await.0, 200);
+        let (status, body) = c.agent_get(&url, &token).await;
+        if status != 200 {
+            c.dump_warnings();
+        }
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     }
     pg.stop_server();
     // Readiness reflects the outage; liveness does not.
     for role in ["gateway", "approver", "executor"] {
         let base = c.procs[0].url(role);
-        let ready = c
-            .http
-            .request("GET", &format!("{base}/ready"))
-            .send()
-            .await
-            .unwrap();
+        let ready = c.http.request("GET", &format!("{base}/ready")).send().await.unwrap();
         assert_eq!(ready.status(), 503, "{role} /ready with Postgres down");
-        let health = c
-            .http
-            .request("GET", &format!("{base}/health"))
-            .send()
-            .await
-            .unwrap();
+        let health = c.http.request("GET", &format!("{base}/health")).send().await.unwrap();
         assert_eq!(health.status(), 200);
     }
     // Tokens and targets are cached: requests keep being served and audited into JetStream.

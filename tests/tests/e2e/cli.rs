@@ -41,10 +41,7 @@ fn unreachable_postgres_is_named_with_where_and_how() {
     assert!(!ok);
     assert!(text.contains("cannot reach Postgres at"), "{text}");
     assert!(text.contains("SHELLGATE_DATABASE_URL"), "{text}");
-    assert!(
-        !text.contains("hunter2"),
-        "the password must not be printed: {text}"
-    );
+    assert!(!text.contains("hunter2"), "the password must not be printed: {text}");
 }
 
 #[test]

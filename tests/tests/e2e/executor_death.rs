@@ -25,11 +25,7 @@ async fn a_killed_executor_ends_the_stream_with_an_error() {
     conn.write_all(req.as_bytes()).await.unwrap();
     let mut received = Vec::new();
     let mut buf = [0u8; 4096];
-    while String::from_utf8_lossy(&received)
-        .matches("data: tick")
-        .count()
-        < 3
-    {
+    while String::from_utf8_lossy(&received).matches("data: tick").count() < 3 {
         let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
             .await
             .unwrap()
@@ -48,11 +44,7 @@ async fn a_killed_executor_ends_the_stream_with_an_error() {
         }
     }
     // Heartbeats are 200 ms in tests: the loss is noticed within about one of them.
-    assert!(
-        killed.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        killed.elapsed()
-    );
+    assert!(killed.elapsed() < Duration::from_secs(3), "took {:?}", killed.elapsed());
     let text = String::from_utf8_lossy(&received);
     assert!(
         !text.ends_with("0\r\n\r\n"),

@@ -24,17 +24,12 @@ async fn tokens_are_shown_once_and_validated() {
     let id = created["id"].as_str().unwrap();
     let (s, listed) = c.admin("GET", "/api/tokens", None).await;
     assert_eq!(s, 200);
-    assert!(
-        !listed.to_string().contains(token),
-        "a token is shown only at creation"
-    );
+    assert!(!listed.to_string().contains(token), "a token is shown only at creation");
     let (s, one) = c.admin("GET", &format!("/api/tokens/{id}"), None).await;
     assert_eq!(s, 200);
     assert!(one.get("token").is_none());
     // Only the hash is stored.
-    let rows =
-        c.db.query("SELECT encode(token_hash, 'hex') FROM tokens")
-            .await;
+    let rows = c.db.query("SELECT encode(token_hash, 'hex') FROM tokens").await;
     assert!(rows.iter().all(|r| !token.contains(&r.get::<_, String>(0))));
     assert!(
         c.db.query("SELECT 1 FROM tokens WHERE token_hash::text LIKE '%sg_%'")
@@ -43,13 +38,7 @@ async fn tokens_are_shown_once_and_validated() {
     );
 
     let bad: [(&str, &str, Option<Value>, u16, &str); 10] = [
-        (
-            "POST",
-            "/api/tokens",
-            Some(json!({"name": ""})),
-            400,
-            "invalid_name",
-        ),
+        ("POST", "/api/tokens", Some(json!({"name": ""})), 400, "invalid_name"),
         (
             "POST",
             "/api/tokens",
@@ -104,19 +93,13 @@ async fn tokens_are_shown_once_and_validated() {
     ];
     for (method, path, body, status, code) in bad {
         let (s, v) = c.admin(method, path, body).await;
-        assert_eq!(
-            (s, v["error"].as_str()),
-            (status, Some(code)),
-            "{method} {path}: {v}"
-        );
+        assert_eq!((s, v["error"].as_str()), (status, Some(code)), "{method} {path}: {v}");
         assert!(v["message"].is_string());
     }
     // Revoking twice keeps the token revoked; a revoked token cannot be regenerated.
     let (s, v) = c.admin("DELETE", &format!("/api/tokens/{id}"), None).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("revoked")));
-    let (s, v) = c
-        .admin("POST", &format!("/api/tokens/{id}/regenerate"), None)
-        .await;
+    let (s, v) = c.admin("POST", &format!("/api/tokens/{id}/regenerate"), None).await;
     assert_eq!((s, v["error"].as_str()), (409, Some("token_revoked")));
 }
 
@@ -126,10 +109,7 @@ async fn admin_key_is_required() {
     let url = format!("{}/api/tokens", c.approver());
     let mut res = c.http.request("GET", &url).send().await.unwrap();
     assert_eq!(res.status(), 401);
-    assert_eq!(
-        res.json::<Value>().await.unwrap()["error"],
-        "missing_admin_key"
-    );
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "missing_admin_key");
     for key in [
         "sga_nope".to_string(),
         format!("sga_{}", "a".repeat(64)),
@@ -143,10 +123,7 @@ async fn admin_key_is_required() {
             .await
             .unwrap();
         assert_eq!(res.status(), 401);
-        assert_eq!(
-            res.json::<Value>().await.unwrap()["error"],
-            "invalid_admin_key"
-        );
+        assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_admin_key");
     }
 }
 
@@ -170,22 +147,14 @@ async fn targets_never_return_their_credential() {
     let id = t["id"].as_str().unwrap().to_string();
     // Rename keeps the slug; a slug change is refused.
     let (s, t2) = c
-        .admin(
-            "PATCH",
-            &format!("/api/targets/{id}"),
-            Some(json!({"name": "Renamed"})),
-        )
+        .admin("PATCH", &format!("/api/targets/{id}"), Some(json!({"name": "Renamed"})))
         .await;
     assert_eq!(
         (s, t2["slug"].as_str(), t2["name"].as_str()),
         (200, Some("prod-api-eu"), Some("Renamed"))
     );
     let (s, v) = c
-        .admin(
-            "PATCH",
-            &format!("/api/targets/{id}"),
-            Some(json!({"slug": "other"})),
-        )
+        .admin("PATCH", &format!("/api/targets/{id}"), Some(json!({"slug": "other"})))
         .await;
     assert_eq!((s, v["error"].as_str()), (400, Some("slug_immutable")));
     // Set, replace and delete the credential.
@@ -216,23 +185,15 @@ async fn targets_never_return_their_credential() {
         )
         .await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_credential")));
-    let (s, _) = c
-        .admin("DELETE", &format!("/api/targets/{id}/credential"), None)
-        .await;
+    let (s, _) = c.admin("DELETE", &format!("/api/targets/{id}/credential"), None).await;
     assert_eq!(s, 204);
     let (s, v) = c.admin("GET", &format!("/api/targets/{id}"), None).await;
     assert_eq!((s, v["credential"].is_null()), (200, true));
-    let (s, _) = c
-        .admin("DELETE", &format!("/api/targets/{id}/credential"), None)
-        .await;
+    let (s, _) = c.admin("DELETE", &format!("/api/targets/{id}/credential"), None).await;
     assert_eq!(s, 404);
 
     let bad: [(Value, u16, &str); 7] = [
-        (
-            json!({"name": "x", "baseUrl": "ftp://h"}),
-            400,
-            "invalid_base_url",
-        ),
+        (json!({"name": "x", "baseUrl": "ftp://h"}), 400, "invalid_base_url"),
         (
             json!({"name": "x", "baseUrl": "https://u:p@h"}),
             400,
@@ -262,20 +223,12 @@ async fn targets_never_return_their_credential() {
     ];
     for (body, status, code) in bad {
         let (s, v) = c.admin("POST", "/api/targets", Some(body.clone())).await;
-        assert_eq!(
-            (s, v["error"].as_str()),
-            (status, Some(code)),
-            "{body}: {v}"
-        );
+        assert_eq!((s, v["error"].as_str()), (status, Some(code)), "{body}: {v}");
     }
     let (s, v) = c.admin("GET", "/api/targets/xyz", None).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_id")));
     let (s, _) = c
-        .admin(
-            "DELETE",
-            &format!("/api/targets/{}", uuid::Uuid::new_v4()),
-            None,
-        )
+        .admin("DELETE", &format!("/api/targets/{}", uuid::Uuid::new_v4()), None)
         .await;
     assert_eq!(s, 404);
     let (_, all) = c.admin("GET", "/api/targets", None).await;
@@ -293,15 +246,7 @@ async fn permissions_grant_list_and_revoke() {
     let a = c.create_http_target("a", &up.url, None).await;
     let (token_id, token) = c.create_token(&[]).await;
     let url = format!("{}/gateway/a/x", c.gateway());
-    assert_eq!(
-        c.http
-            .agent("GET", &url, &token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(c.http.agent("GET", &url, &token).send().await.unwrap().status(), 404);
     let (s, p) = c
         .admin(
             "POST",
@@ -326,28 +271,16 @@ async fn permissions_grant_list_and_revoke() {
     let second = Duration::from_secs(1);
     assert_eq!(c.agent_status_within(&url, &token, 200, second).await, 200);
     let (s, _) = c
-        .admin(
-            "DELETE",
-            &format!("/api/tokens/{token_id}/permissions/{a}"),
-            None,
-        )
+        .admin("DELETE", &format!("/api/tokens/{token_id}/permissions/{a}"), None)
         .await;
     assert_eq!(s, 204);
     assert_eq!(c.agent_status_within(&url, &token, 404, second).await, 404);
     let (s, v) = c
-        .admin(
-            "DELETE",
-            &format!("/api/tokens/{token_id}/permissions/{a}"),
-            None,
-        )
+        .admin("DELETE", &format!("/api/tokens/{token_id}/permissions/{a}"), None)
         .await;
     assert_eq!((s, v["error"].as_str()), (404, Some("not_found")));
     let (s, v) = c
-        .admin(
-            "DELETE",
-            &format!("/api/tokens/{token_id}/permissions/zzz"),
-            None,
-        )
+        .admin("DELETE", &format!("/api/tokens/{token_id}/permissions/zzz"), None)
         .await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_id")));
     let (s, v) = c
@@ -433,20 +366,10 @@ async fn every_role_has_health_and_readiness() {
     for role in ["gateway", "executor", "approver"] {
         let i = c.start(role, &[]);
         let base = c.procs[i].url(role);
-        let mut res = c
-            .http
-            .request("GET", &format!("{base}/health"))
-            .send()
-            .await
-            .unwrap();
+        let mut res = c.http.request("GET", &format!("{base}/health")).send().await.unwrap();
         assert_eq!(res.status(), 200);
         assert_eq!(res.json::<Value>().await.unwrap(), json!({"status": "ok"}));
-        let mut res = c
-            .http
-            .request("GET", &format!("{base}/ready"))
-            .send()
-            .await
-            .unwrap();
+        let mut res = c.http.request("GET", &format!("{base}/ready")).send().await.unwrap();
         assert_eq!(res.status(), 200, "{role}");
         let body: Value = res.json().await.unwrap();
         assert_eq!(

@@ -39,20 +39,14 @@ async fn each_credential_type_reaches_the_upstream_and_never_the_agent() {
     ];
     let mut ids = Vec::new();
     for (slug, cred) in &targets {
-        ids.push(
-            c.create_http_target(slug, &up.url, Some(cred.clone()))
-                .await,
-        );
+        ids.push(c.create_http_target(slug, &up.url, Some(cred.clone())).await);
     }
     let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let (token_id, token) = c.create_token(&id_refs).await;
 
     let mut agent_saw = String::new();
     for (slug, _) in &targets {
-        let url = format!(
-            "{}/gateway/{slug}/v1/echo?x=1&api_key=agent-chosen",
-            c.gateway()
-        );
+        let url = format!("{}/gateway/{slug}/v1/echo?x=1&api_key=agent-chosen", c.gateway());
         let mut res = c
             .http
             .agent("GET", &url, &token)
@@ -79,17 +73,8 @@ async fn each_credential_type_reaches_the_upstream_and_never_the_agent() {
         let got = up.controls.last();
         assert_eq!(got.path, "/v1/echo");
         assert_eq!(got.header("x-custom"), Some("kept"));
-        for dropped in [
-            "cookie",
-            "x-forwarded-for",
-            "x-real-ip",
-            "x-shellgate-approved",
-        ] {
-            assert_eq!(
-                got.header(dropped),
-                None,
-                "{dropped} must not be forwarded ({slug})"
-            );
+        for dropped in ["cookie", "x-forwarded-for", "x-real-ip", "x-shellgate-approved"] {
+            assert_eq!(got.header(dropped), None, "{dropped} must not be forwarded ({slug})");
         }
         let auth = got.header("authorization").map(str::to_string);
         assert!(
@@ -100,10 +85,7 @@ async fn each_credential_type_reaches_the_upstream_and_never_the_agent() {
             "bearer-api" => assert_eq!(auth, Some(format!("Bearer {bearer}"))),
             "basic-api" => {
                 use base64_check::encode;
-                assert_eq!(
-                    auth,
-                    Some(format!("Basic {}", encode(&format!("svc:{basic}"))))
-                );
+                assert_eq!(auth, Some(format!("Basic {}", encode(&format!("svc:{basic}")))));
             }
             "header-api" => {
                 assert_eq!(got.header("x-api-key"), Some(header1.as_str()));
@@ -124,10 +106,7 @@ async fn each_credential_type_reaches_the_upstream_and_never_the_agent() {
     }
     // The echo reflected every credential back: the executor must have scrubbed them.
     for secret in canaries {
-        assert!(
-            !agent_saw.contains(secret.as_str()),
-            "a credential reached the agent"
-        );
+        assert!(!agent_saw.contains(secret.as_str()), "a credential reached the agent");
     }
     assert!(
         agent_saw.contains("x-echo-authorization"),
@@ -137,19 +116,13 @@ async fn each_credential_type_reaches_the_upstream_and_never_the_agent() {
     // Never in the admin API, the audit trail, the stored rows or the logs.
     let (_, listed) = c.admin("GET", "/api/targets", None).await;
     let events = c
-        .wait_for_audit(
-            &format!("tokenId={token_id}"),
-            targets.len(),
-            Duration::from_secs(10),
-        )
+        .wait_for_audit(&format!("tokenId={token_id}"), targets.len(), Duration::from_secs(10))
         .await;
     assert_eq!(events.len(), targets.len());
     let sealed =
         c.db.query("SELECT encode(sealed, 'escape') FROM target_credentials")
             .await;
-    let audit_rows =
-        c.db.query("SELECT row_to_json(a)::text FROM audit_events a")
-            .await;
+    let audit_rows = c.db.query("SELECT row_to_json(a)::text FROM audit_events a").await;
     let mut everywhere = listed.to_string();
     everywhere.push_str(&Value::Array(events).to_string());
     for r in sealed.iter().chain(audit_rows.iter()) {
@@ -196,11 +169,7 @@ async fn redirects_are_returned_not_followed() {
     let (_, token) = c.create_token(&[&id]).await;
     let res = c
         .http
-        .agent(
-            "GET",
-            &format!("{}/gateway/api/redirect", c.gateway()),
-            &token,
-        )
+        .agent("GET", &format!("{}/gateway/api/redirect", c.gateway()), &token)
         .send()
         .await
         .unwrap();
@@ -244,18 +213,12 @@ async fn bodies_over_the_limit_are_refused_with_413() {
     let (_, token) = c.create_token(&[&id]).await;
     let url = format!("{}/gateway/api/mirror", c.gateway());
     let big = bytes::Bytes::from(vec![b'x'; 2 * 1024 * 1024]);
-    let mut res = c
-        .http
-        .agent("POST", &url, &token)
-        .send_body(big.clone())
-        .await
-        .unwrap();
+    let mut res = c.http.agent("POST", &url, &token).send_body(big.clone()).await.unwrap();
     assert_eq!(res.status(), 413);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "payload_too_large");
     // Chunked (no Content-Length): counted while streaming.
-    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
-        (0..32).map(|_| Ok(big.slice(0..65536))).collect();
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = (0..32).map(|_| Ok(big.slice(0..65536))).collect();
     let mut res = c
         .http
         .agent("POST", &url, &token)
@@ -351,9 +314,7 @@ async fn tokens_and_permissions_are_enforced() {
     let (s, b) = get("/gateway/allowed/x", Some(&token)).await;
     assert_eq!((s, b["error"].as_str()), (401, Some("token_expired")));
     // Refusals are audited too.
-    let events = c
-        .wait_for_audit("outcome=refused", 6, Duration::from_secs(10))
-        .await;
+    let events = c.wait_for_audit("outcome=refused", 6, Duration::from_secs(10)).await;
     assert!(events.len() >= 6, "{events:?}");
     assert!(
         events
@@ -394,4 +355,37 @@ async fn unreachable_upstream_is_502_and_audited_as_failed() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["errorCode"], "upstream_connect_failed");
     assert!(events[0]["executor"].is_string());
+}
+
+#[actix_web::test]
+async fn slow_upstreams_are_waited_for_up_to_the_upstream_timeout() {
+    let up = Upstream::start();
+    let c = Cluster::up_with(&[("SHELLGATE_UPSTREAM_TIMEOUT_MS", "1500")]).await;
+    let id = c.create_http_target("slow", &up.url, None).await;
+    let (token_id, token) = c.create_token(&[&id]).await;
+    // Slower than the executor's accept grace (100 ms): it accepts first, answers later.
+    let (status, body) = c
+        .agent_get(&format!("{}/gateway/slow/slow/400", c.gateway()), &token)
+        .await;
+    assert_eq!((status, body.as_slice()), (200, b"late".as_slice()));
+    let started = Instant::now();
+    let mut res = c
+        .http
+        .agent("GET", &format!("{}/gateway/slow/slow/5000", c.gateway()), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 504);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "upstream_timeout");
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    let events = c
+        .wait_for_audit(
+            &format!("tokenId={token_id}&outcome=failed"),
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(events[0]["errorCode"], "upstream_timeout");
+    assert_eq!(events[0]["status"], 504);
 }

@@ -16,34 +16,16 @@ async fn a_revoked_token_is_refused_by_a_second_gateway_within_a_second() {
     let url = format!("{gw2}/gateway/api/x");
     // Warm the second gateway's cache.
     for _ in 0..3 {
-        assert_eq!(
-            c.http
-                .agent("GET", &url, &token)
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(c.http.agent("GET", &url, &token).send().await.unwrap().status(), 200);
     }
     // Use is recorded (at most one write a minute per token, not one per request).
-    let (_, shown) = c
-        .admin("GET", &format!("/api/tokens/{token_id}"), None)
-        .await;
+    let (_, shown) = c.admin("GET", &format!("/api/tokens/{token_id}"), None).await;
     assert!(shown["lastUsedAt"].is_string(), "{shown}");
-    let (s, _) = c
-        .admin("DELETE", &format!("/api/tokens/{token_id}"), None)
-        .await;
+    let (s, _) = c.admin("DELETE", &format!("/api/tokens/{token_id}"), None).await;
     assert_eq!(s, 200);
     let revoked_at = Instant::now();
     loop {
-        let status = c
-            .http
-            .agent("GET", &url, &token)
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let status = c.http.agent("GET", &url, &token).send().await.unwrap().status();
         if status == 401 {
             break;
         }
@@ -68,15 +50,7 @@ async fn regenerating_a_token_retires_the_old_secret_everywhere() {
     let id = c.create_http_target("api", &up.url, None).await;
     let (token_id, old) = c.create_token(&[&id]).await;
     let url = format!("{gw2}/gateway/api/x");
-    assert_eq!(
-        c.http
-            .agent("GET", &url, &old)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(c.http.agent("GET", &url, &old).send().await.unwrap().status(), 200);
     let (s, v) = c
         .admin("POST", &format!("/api/tokens/{token_id}/regenerate"), None)
         .await;
@@ -84,25 +58,9 @@ async fn regenerating_a_token_retires_the_old_secret_everywhere() {
     let new = v["token"].as_str().unwrap().to_string();
     assert_ne!(new, old);
     let deadline = Instant::now() + Duration::from_secs(1);
-    while c
-        .http
-        .agent("GET", &url, &old)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        != 401
-    {
+    while c.http.agent("GET", &url, &old).send().await.unwrap().status() != 401 {
         assert!(Instant::now() < deadline, "old secret still accepted");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(
-        c.http
-            .agent("GET", &url, &new)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(c.http.agent("GET", &url, &new).send().await.unwrap().status(), 200);
 }

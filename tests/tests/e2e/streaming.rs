@@ -20,10 +20,7 @@ async fn sse_events_arrive_as_they_are_produced() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        res.headers().get("content-type").unwrap(),
-        "text/event-stream"
-    );
+    assert_eq!(res.headers().get("content-type").unwrap(), "text/event-stream");
     // The upstream sends nothing after the first event until we release it: receiving it now
     // proves nothing on the way buffers.
     let first = tokio::time::timeout(Duration::from_secs(10), res.next())
@@ -34,10 +31,7 @@ async fn sse_events_arrive_as_they_are_produced() {
     assert_eq!(&first[..], b"data: first\n\n");
     up.controls.release_sse.notify_one();
     let rest = read_body(&mut res).await;
-    assert_eq!(
-        String::from_utf8(rest).unwrap(),
-        "data: second\n\ndata: [DONE]\n\n"
-    );
+    assert_eq!(String::from_utf8(rest).unwrap(), "data: second\n\ndata: [DONE]\n\n");
 }
 
 #[actix_web::test]
@@ -53,29 +47,18 @@ async fn a_64_mib_binary_body_round_trips_byte_exact_both_ways() {
     // Upload with Content-Length; the upstream streams it straight back.
     let mut res = c
         .http
-        .agent(
-            "POST",
-            &format!("{}/gateway/blob/mirror", c.gateway()),
-            &token,
-        )
+        .agent("POST", &format!("{}/gateway/blob/mirror", c.gateway()), &token)
         .send_body(data.clone())
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        res.headers().get("x-received-content-length").unwrap(),
-        &N.to_string()
-    );
+    assert_eq!(res.headers().get("x-received-content-length").unwrap(), &N.to_string());
     assert_eq!(res.headers().get("content-length").unwrap(), &N.to_string());
     let back = read_body(&mut res).await;
     if back.len() != N {
         tokio::time::sleep(Duration::from_secs(1)).await;
         eprintln!("AUDIT {:?}", c.audit("").await);
-        for l in c
-            .logs()
-            .lines()
-            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-        {
+        for l in c.logs().lines().filter(|l| l.contains("WARN") || l.contains("ERROR")) {
             eprintln!("LOG {l}");
         }
     }
@@ -88,29 +71,18 @@ async fn a_64_mib_binary_body_round_trips_byte_exact_both_ways() {
         .collect();
     let mut res = c
         .http
-        .agent(
-            "POST",
-            &format!("{}/gateway/blob/mirror", c.gateway()),
-            &token,
-        )
+        .agent("POST", &format!("{}/gateway/blob/mirror", c.gateway()), &token)
         .send_stream(futures_util::stream::iter(chunks))
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        res.headers().get("x-received-content-length").unwrap(),
-        "none"
-    );
+    assert_eq!(res.headers().get("x-received-content-length").unwrap(), "none");
     assert_eq!(sha256_hex(&read_body(&mut res).await), want);
 
     // Download.
     let mut res = c
         .http
-        .agent(
-            "GET",
-            &format!("{}/gateway/blob/binary/{N}", c.gateway()),
-            &token,
-        )
+        .agent("GET", &format!("{}/gateway/blob/binary/{N}", c.gateway()), &token)
         .send()
         .await
         .unwrap();

@@ -33,9 +33,8 @@ pub struct ListAuditQuery {
 
 fn time_param(s: Option<&str>, name: &'static str) -> Result<Option<OffsetDateTime>, ApiError> {
     s.map(|v| {
-        OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).map_err(|_| {
-            ApiError::validation("invalid_query", format!("{name} must be an RFC 3339 time"))
-        })
+        OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| ApiError::validation("invalid_query", format!("{name} must be an RFC 3339 time")))
     })
     .transpose()
 }
@@ -76,11 +75,7 @@ pub async fn list_audit(
     }
     let filter = AuditFilter {
         token_id: q.token_id.as_deref().map(parse_id::<TokenId>).transpose()?,
-        target_id: q
-            .target_id
-            .as_deref()
-            .map(parse_id::<TargetId>)
-            .transpose()?,
+        target_id: q.target_id.as_deref().map(parse_id::<TargetId>).transpose()?,
         outcome: q.outcome,
         since: time_param(q.since.as_deref(), "since")?,
         until: time_param(q.until.as_deref(), "until")?,

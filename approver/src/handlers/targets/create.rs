@@ -54,12 +54,8 @@ fn new_target(body: &CreateTargetRequest) -> Result<NewTarget, ApiError> {
     let name = validate::name(&body.name)?;
     let slug = match &body.slug {
         Some(s) => validate::slug(s, "invalid_slug")?,
-        None => validate::slug(&validate::slug_from_name(&name), "invalid_slug").map_err(|_| {
-            ApiError::validation(
-                "invalid_slug",
-                "cannot derive a slug from the name; give one",
-            )
-        })?,
+        None => validate::slug(&validate::slug_from_name(&name), "invalid_slug")
+            .map_err(|_| ApiError::validation("invalid_slug", "cannot derive a slug from the name; give one"))?,
     };
     let pool = validate::slug(body.pool.as_deref().unwrap_or("default"), "invalid_pool")?;
     let kind = body.kind.clone().unwrap_or_else(|| "http".into());
@@ -78,22 +74,15 @@ fn new_target(body: &CreateTargetRequest) -> Result<NewTarget, ApiError> {
     };
     match kind.as_str() {
         "http" => {
-            let url = body.base_url.as_deref().ok_or_else(|| {
-                ApiError::validation("invalid_base_url", "http targets need baseUrl")
-            })?;
+            let url = body
+                .base_url
+                .as_deref()
+                .ok_or_else(|| ApiError::validation("invalid_base_url", "http targets need baseUrl"))?;
             target.base_url = Some(base_url(url)?);
         }
         "ssh" => {
-            let host = body
-                .host
-                .as_deref()
-                .map(str::trim)
-                .filter(|h| !h.is_empty());
-            let user = body
-                .username
-                .as_deref()
-                .map(str::trim)
-                .filter(|u| !u.is_empty());
+            let host = body.host.as_deref().map(str::trim).filter(|h| !h.is_empty());
+            let user = body.username.as_deref().map(str::trim).filter(|u| !u.is_empty());
             let (Some(host), Some(user)) = (host, user) else {
                 return Err(ApiError::validation(
                     "invalid_ssh_target",
@@ -105,10 +94,7 @@ fn new_target(body: &CreateTargetRequest) -> Result<NewTarget, ApiError> {
             target.ssh_port = Some(i32::from(body.port.unwrap_or(22)).max(1));
         }
         _ => {
-            return Err(ApiError::validation(
-                "invalid_kind",
-                "kind must be 'http' or 'ssh'",
-            ));
+            return Err(ApiError::validation("invalid_kind", "kind must be 'http' or 'ssh'"));
         }
     }
     Ok(target)
@@ -130,19 +116,12 @@ pub async fn create_target(
     let mut conn = ctx.conn().await?;
     let (target, credential) = conn
         .transaction(async |conn| {
-            let target =
-                queries::targets::insert_target(conn, &new)
-                    .await
-                    .map_err(|e| match e {
-                        diesel::result::Error::DatabaseError(
-                            diesel::result::DatabaseErrorKind::UniqueViolation,
-                            _,
-                        ) => ApiError::Conflict(
-                            "slug_taken",
-                            format!("a target with slug {:?} exists", new.slug),
-                        ),
-                        other => ApiError::from(other),
-                    })?;
+            let target = queries::targets::insert_target(conn, &new).await.map_err(|e| match e {
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
+                    ApiError::Conflict("slug_taken", format!("a target with slug {:?} exists", new.slug))
+                }
+                other => ApiError::from(other),
+            })?;
             let credential = match &sealed {
                 Some(s) => Some(queries::credentials::upsert_credential(conn, s).await?),
                 None => None,

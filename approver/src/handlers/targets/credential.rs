@@ -34,10 +34,7 @@ pub fn seal_credential(
         .validate()
         .map_err(|e| ApiError::validation("invalid_credential", e.to_string()))?;
     let plain = serde_json::to_vec(credential).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let sealed = ctx
-        .vault
-        .seal(&plain)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let sealed = ctx.vault.seal(&plain).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(NewTargetCredential {
         target_id,
         kind: credential.kind().to_string(),

@@ -10,10 +10,7 @@ use crate::error::ApiError;
 use crate::views::TargetResponse;
 
 /// `GET /api/targets`
-pub async fn list_targets(
-    _admin: Admin,
-    ctx: web::Data<Arc<ApproverContext>>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_targets(_admin: Admin, ctx: web::Data<Arc<ApproverContext>>) -> Result<HttpResponse, ApiError> {
     let mut conn = ctx.conn().await?;
     let targets = queries::targets::list_targets(&mut conn).await?;
     let mut creds: HashMap<_, _> = queries::credentials::list_credentials(&mut conn)

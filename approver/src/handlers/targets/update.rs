@@ -48,10 +48,7 @@ pub async fn update_target(
         .await?
         .ok_or(ApiError::NotFound("target"))?;
     if body.slug.as_ref().is_some_and(|s| *s != current.slug) {
-        return Err(ApiError::validation(
-            "slug_immutable",
-            "a target's slug cannot change",
-        ));
+        return Err(ApiError::validation("slug_immutable", "a target's slug cannot change"));
     }
     let is_http = current.kind == "http";
     if is_http && (body.host.is_some() || body.port.is_some() || body.username.is_some()) {
@@ -61,23 +58,14 @@ pub async fn update_target(
         ));
     }
     if !is_http && body.base_url.is_some() {
-        return Err(ApiError::validation(
-            "invalid_field",
-            "baseUrl is for http targets",
-        ));
+        return Err(ApiError::validation("invalid_field", "baseUrl is for http targets"));
     }
     let changes = TargetChangeset {
         name: body.name.as_deref().map(validate::name).transpose()?,
         base_url: body.base_url.as_deref().map(base_url).transpose()?,
-        ssh_host: body
-            .host
-            .map(|h| h.trim().to_string())
-            .filter(|h| !h.is_empty()),
+        ssh_host: body.host.map(|h| h.trim().to_string()).filter(|h| !h.is_empty()),
         ssh_port: body.port.map(|p| i32::from(p).max(1)),
-        ssh_username: body
-            .username
-            .map(|u| u.trim().to_string())
-            .filter(|u| !u.is_empty()),
+        ssh_username: body.username.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()),
         pool: body
             .pool
             .as_deref()

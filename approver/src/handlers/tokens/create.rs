@@ -46,16 +46,10 @@ pub async fn create_token(
             ));
         }
         (at, None) => at,
-        (None, Some(secs)) => {
-            Some(OffsetDateTime::now_utc() + time::Duration::seconds(i64::from(secs)))
-        }
+        (None, Some(secs)) => Some(OffsetDateTime::now_utc() + time::Duration::seconds(i64::from(secs))),
     };
     let expires_at = validate::expiry(expires_at)?;
-    let targets: Vec<TargetId> = body
-        .target_ids
-        .iter()
-        .map(|s| parse_id(s))
-        .collect::<Result<_, _>>()?;
+    let targets: Vec<TargetId> = body.target_ids.iter().map(|s| parse_id(s)).collect::<Result<_, _>>()?;
     let secret = generate_secret(TOKEN_PREFIX);
     let hash = hash_secret(secret.expose_secret());
     let mut conn = ctx.conn().await?;
@@ -73,10 +67,7 @@ pub async fn create_token(
             )
             .await?;
             for target in &targets {
-                if queries::targets::find_target(conn, *target)
-                    .await?
-                    .is_none()
-                {
+                if queries::targets::find_target(conn, *target).await?.is_none() {
                     return Err(ApiError::NotFound("target"));
                 }
                 queries::permissions::grant(conn, token.id, *target).await?;

@@ -10,18 +10,10 @@ use crate::error::{ApiError, parse_id};
 use crate::views::TokenResponse;
 
 /// `GET /api/tokens`
-pub async fn list_tokens(
-    _admin: Admin,
-    ctx: web::Data<Arc<ApproverContext>>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_tokens(_admin: Admin, ctx: web::Data<Arc<ApproverContext>>) -> Result<HttpResponse, ApiError> {
     let mut conn = ctx.conn().await?;
     let tokens = queries::tokens::list_tokens(&mut conn).await?;
-    Ok(HttpResponse::Ok().json(
-        tokens
-            .into_iter()
-            .map(TokenResponse::from)
-            .collect::<Vec<_>>(),
-    ))
+    Ok(HttpResponse::Ok().json(tokens.into_iter().map(TokenResponse::from).collect::<Vec<_>>()))
 }
 
 /// `GET /api/tokens/{id}`

@@ -5,10 +5,7 @@ use time::OffsetDateTime;
 use crate::db::models::{AdminKey, NewAdminKey};
 use crate::db::schema::admin_api_keys::dsl as k;
 
-pub async fn insert_admin_key(
-    conn: &mut AsyncPgConnection,
-    new: &NewAdminKey<'_>,
-) -> QueryResult<AdminKey> {
+pub async fn insert_admin_key(conn: &mut AsyncPgConnection, new: &NewAdminKey<'_>) -> QueryResult<AdminKey> {
     diesel::insert_into(k::admin_api_keys)
         .values(new)
         .returning(AdminKey::as_returning())
@@ -17,10 +14,7 @@ pub async fn insert_admin_key(
 }
 
 /// The active (not revoked) key with this hash; touches `last_used_at` at most once a minute.
-pub async fn find_active_admin_key(
-    conn: &mut AsyncPgConnection,
-    hash: &[u8],
-) -> QueryResult<Option<AdminKey>> {
+pub async fn find_active_admin_key(conn: &mut AsyncPgConnection, hash: &[u8]) -> QueryResult<Option<AdminKey>> {
     let key = k::admin_api_keys
         .filter(k::key_hash.eq(hash))
         .filter(k::revoked_at.is_null())

@@ -7,10 +7,7 @@ use crate::db::schema::audit_events::dsl as a;
 use crate::ids::{AuditEventId, TargetId, TokenId};
 
 /// Inserts a batch; events already present (redeliveries) are skipped. Returns rows inserted.
-pub async fn insert_audit_batch(
-    conn: &mut AsyncPgConnection,
-    rows: &[AuditRow],
-) -> QueryResult<usize> {
+pub async fn insert_audit_batch(conn: &mut AsyncPgConnection, rows: &[AuditRow]) -> QueryResult<usize> {
     if rows.is_empty() {
         return Ok(0);
     }
@@ -35,10 +32,7 @@ pub struct AuditFilter {
 }
 
 /// Newest first.
-pub async fn list_audit(
-    conn: &mut AsyncPgConnection,
-    f: &AuditFilter,
-) -> QueryResult<Vec<AuditRow>> {
+pub async fn list_audit(conn: &mut AsyncPgConnection, f: &AuditFilter) -> QueryResult<Vec<AuditRow>> {
     let mut q = a::audit_events.select(AuditRow::as_select()).into_boxed();
     if let Some(v) = f.token_id {
         q = q.filter(a::token_id.eq(v));
@@ -56,11 +50,7 @@ pub async fn list_audit(
         q = q.filter(a::occurred_at.lt(v));
     }
     if let Some((ts, id)) = f.before {
-        q = q.filter(
-            a::occurred_at
-                .lt(ts)
-                .or(a::occurred_at.eq(ts).and(a::id.lt(id))),
-        );
+        q = q.filter(a::occurred_at.lt(ts).or(a::occurred_at.eq(ts).and(a::id.lt(id))));
     }
     q.order((a::occurred_at.desc(), a::id.desc()))
         .limit(f.limit)

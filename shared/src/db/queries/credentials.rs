@@ -27,10 +27,7 @@ pub async fn upsert_credential(
         .await
 }
 
-pub async fn find_credential(
-    conn: &mut AsyncPgConnection,
-    id: TargetId,
-) -> QueryResult<Option<TargetCredential>> {
+pub async fn find_credential(conn: &mut AsyncPgConnection, id: TargetId) -> QueryResult<Option<TargetCredential>> {
     c::target_credentials
         .find(id)
         .select(TargetCredential::as_select())

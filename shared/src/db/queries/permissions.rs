@@ -7,11 +7,7 @@ use crate::db::schema::token_permissions::dsl as p;
 use crate::ids::{TargetId, TokenId};
 
 /// Grants `target` to `token`; granting twice is not an error. Returns the permission row.
-pub async fn grant(
-    conn: &mut AsyncPgConnection,
-    token: TokenId,
-    target: TargetId,
-) -> QueryResult<TokenPermission> {
+pub async fn grant(conn: &mut AsyncPgConnection, token: TokenId, target: TargetId) -> QueryResult<TokenPermission> {
     diesel::insert_into(p::token_permissions)
         .values((p::token_id.eq(token), p::target_id.eq(target)))
         .on_conflict((p::token_id, p::target_id))
@@ -25,11 +21,7 @@ pub async fn grant(
         .await
 }
 
-pub async fn revoke(
-    conn: &mut AsyncPgConnection,
-    token: TokenId,
-    target: TargetId,
-) -> QueryResult<bool> {
+pub async fn revoke(conn: &mut AsyncPgConnection, token: TokenId, target: TargetId) -> QueryResult<bool> {
     diesel::delete(p::token_permissions.find((token, target)))
         .execute(conn)
         .await

@@ -21,10 +21,7 @@ pub async fn list_targets(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Targe
         .await
 }
 
-pub async fn find_target(
-    conn: &mut AsyncPgConnection,
-    id: TargetId,
-) -> QueryResult<Option<Target>> {
+pub async fn find_target(conn: &mut AsyncPgConnection, id: TargetId) -> QueryResult<Option<Target>> {
     t::targets
         .find(id)
         .select(Target::as_select())
@@ -47,8 +44,5 @@ pub async fn update_target(
 }
 
 pub async fn delete_target(conn: &mut AsyncPgConnection, id: TargetId) -> QueryResult<bool> {
-    diesel::delete(t::targets.find(id))
-        .execute(conn)
-        .await
-        .map(|n| n > 0)
+    diesel::delete(t::targets.find(id)).execute(conn).await.map(|n| n > 0)
 }

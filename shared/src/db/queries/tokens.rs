@@ -31,10 +31,7 @@ pub async fn find_token(conn: &mut AsyncPgConnection, id: TokenId) -> QueryResul
         .optional()
 }
 
-pub async fn find_token_by_hash(
-    conn: &mut AsyncPgConnection,
-    hash: &[u8],
-) -> QueryResult<Option<Token>> {
+pub async fn find_token_by_hash(conn: &mut AsyncPgConnection, hash: &[u8]) -> QueryResult<Option<Token>> {
     t::tokens
         .filter(t::token_hash.eq(hash))
         .select(Token::as_select())
