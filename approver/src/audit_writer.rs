@@ -74,12 +74,16 @@ pub async fn run(
         }
         let mut rows = Vec::with_capacity(messages.len());
         for m in &messages {
-            match serde_json::from_slice::<AuditEvent>(&m.payload) {
-                Ok(ev) => rows.push(ev.into_row()),
-                // A malformed event can never be written; keeping it would block the stream.
-                Err(e) => {
-                    tracing::error!(error = %e, subject = %m.subject, "dropping malformed audit event")
-                }
+            // A message holds one event or a batch of them (the gateway's publisher batches).
+            let parsed = if m.payload.first() == Some(&b'[') {
+                serde_json::from_slice::<Vec<AuditEvent>>(&m.payload)
+            } else {
+                serde_json::from_slice::<AuditEvent>(&m.payload).map(|e| vec![e])
+            };
+            match parsed {
+                Ok(events) => rows.extend(events.into_iter().map(AuditEvent::into_row)),
+                // A malformed message can never be written; keeping it would block the stream.
+                Err(e) => tracing::error!(error = %e, subject = %m.subject, "dropping malformed audit message"),
             }
         }
         let mut delay = Duration::from_millis(100);

@@ -6,17 +6,23 @@ use crate::db::models::AuditRow;
 use crate::db::schema::audit_events::dsl as a;
 use crate::ids::{AuditEventId, TargetId, TokenId};
 
+/// Rows per INSERT statement (Postgres allows 65535 bind parameters; a row has 19).
+const ROWS_PER_STATEMENT: usize = 1000;
+
 /// Inserts a batch; events already present (redeliveries) are skipped. Returns rows inserted.
+/// Not atomic across statements, and need not be: a retry after a failure re-inserts nothing
+/// twice.
 pub async fn insert_audit_batch(conn: &mut AsyncPgConnection, rows: &[AuditRow]) -> QueryResult<usize> {
-    if rows.is_empty() {
-        return Ok(0);
+    let mut inserted = 0;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        inserted += diesel::insert_into(a::audit_events)
+            .values(chunk)
+            .on_conflict(a::id)
+            .do_nothing()
+            .execute(conn)
+            .await?;
     }
-    diesel::insert_into(a::audit_events)
-        .values(rows)
-        .on_conflict(a::id)
-        .do_nothing()
-        .execute(conn)
-        .await
+    Ok(inserted)
 }
 
 #[derive(Debug, Default, Clone)]

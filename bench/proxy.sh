@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Proxy benchmark: a fast local upstream measured directly and through Shellgate (gateway ->
+# NATS -> executor) in one run. Prints requests/s and p50/p99 latency at 1 and 32 connections
+# for a small GET and a 1 MiB POST, time to first SSE event, and the ratios.
+# Needs the local Postgres and NATS (as for `shellgate up`). Installs wrk from Debian if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+fi
+cargo build --release --workspace --bins
+mkdir -p bench/results
+out="bench/results/proxy-$(date -u +%Y%m%dT%H%M%SZ).txt"
+python3 bench/proxy.py "$@" | tee "$out"
+echo "saved to $out"
