@@ -136,12 +136,32 @@ pub async fn start_executor(
     })
 }
 
+/// Registers SHELLGATE_ADMIN_BOOTSTRAP_KEY if it is set and not known yet.
+async fn bootstrap_admin_key(settings: &Settings, db: &DbPool) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret as _;
+    let Some(key) = &settings.admin_bootstrap_key else {
+        return Ok(());
+    };
+    let hash = shellgate_shared::crypto::hash_secret(key.expose_secret());
+    let mut conn = db.get().await.context("database connection")?;
+    let new = shellgate_shared::db::models::NewAdminKey {
+        id: shellgate_shared::ids::AdminKeyId::new(),
+        name: "bootstrap",
+        key_hash: &hash,
+    };
+    if shellgate_shared::db::queries::admin_keys::ensure_admin_key(&mut conn, &new).await? {
+        tracing::info!("registered the admin bootstrap key");
+    }
+    Ok(())
+}
+
 pub async fn start_approver(
     settings: &Settings,
     bus: Bus,
     db: DbPool,
     vault: VaultPublicKey,
 ) -> anyhow::Result<Running> {
+    bootstrap_admin_key(settings, &db).await?;
     let consumer = audit_writer::prepare(&bus, &settings.nats_url).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let writer_settings = AuditWriterSettings {

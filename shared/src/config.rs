@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// Every setting of every role, flat, as read from file and environment.
@@ -48,6 +48,11 @@ pub struct Settings {
     pub vault_public_key: Option<String>,
     /// Base64 X25519 secret key that opens credentials (executors only).
     pub vault_secret_key: Option<SecretString>,
+    /// An admin API key (`sga_…`) the approver registers at start if missing, for automated
+    /// installs (Helm, compose) that cannot run `shellgate admin-key create` first.
+    pub admin_bootstrap_key: Option<SecretString>,
+    /// Base64 key (at least 32 bytes) for dashboard session cookies, shared by approver replicas.
+    pub session_secret: Option<SecretString>,
 
     /// Largest request body an agent may send through the gateway.
     pub max_body_bytes: u64,
@@ -101,6 +106,8 @@ impl Default for Settings {
             executor_max_in_flight: 512,
             vault_public_key: None,
             vault_secret_key: None,
+            admin_bootstrap_key: None,
+            session_secret: None,
             max_body_bytes: 256 * 1024 * 1024,
             inline_body_bytes: 64 * 1024,
             upstream_timeout_ms: 30_000,
@@ -175,6 +182,18 @@ impl Settings {
             return bad(
                 "SHELLGATE_EXECUTOR_ACCEPT_GRACE_MS must be at most half of SHELLGATE_EXECUTOR_ACCEPT_TIMEOUT_MS",
             );
+        }
+        if let Some(key) = &self.admin_bootstrap_key
+            && !crate::crypto::is_well_formed_secret(crate::crypto::ADMIN_KEY_PREFIX, key.expose_secret())
+        {
+            return bad("SHELLGATE_ADMIN_BOOTSTRAP_KEY must be sga_ followed by 64 lowercase hex digits");
+        }
+        if let Some(secret) = &self.session_secret {
+            use base64::Engine as _;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(secret.expose_secret().trim());
+            if decoded.map_or(true, |d| d.len() < 32) {
+                return bad("SHELLGATE_SESSION_SECRET must be base64 of at least 32 bytes");
+            }
         }
         if self.database_pool_size == 0 || self.executor_max_in_flight == 0 {
             return bad("pool sizes must be positive");

@@ -378,3 +378,47 @@ async fn every_role_has_health_and_readiness() {
         );
     }
 }
+
+#[actix_web::test]
+async fn a_bootstrap_admin_key_is_registered_once() {
+    let key = format!("sga_{}", "b".repeat(64));
+    let mut c = Cluster::prepare(&[("SHELLGATE_ADMIN_BOOTSTRAP_KEY", key.as_str())]).await;
+    let i = c.start("approver", &[]);
+    let url = format!("{}/api/tokens", c.procs[i].url("approver"));
+    let auth = ("authorization", format!("Bearer {key}"));
+    assert_eq!(
+        c.http
+            .request("GET", &url)
+            .insert_header(auth.clone())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // A second replica (or a restart) does not register it twice.
+    let j = c.start("approver", &[]);
+    let url2 = format!("{}/api/tokens", c.procs[j].url("approver"));
+    assert_eq!(
+        c.http
+            .request("GET", &url2)
+            .insert_header(auth)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let rows =
+        c.db.query("SELECT count(*) FROM admin_api_keys WHERE name = 'bootstrap'")
+            .await;
+    assert_eq!(rows[0].get::<_, i64>(0), 1);
+    // A malformed one is refused at start, naming the variable.
+    let out = std::process::Command::new(shellgate_tests::process::binary())
+        .arg("approver")
+        .env("SHELLGATE_ADMIN_BOOTSTRAP_KEY", "sga_short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SHELLGATE_ADMIN_BOOTSTRAP_KEY"));
+}

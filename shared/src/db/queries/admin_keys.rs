@@ -13,6 +13,18 @@ pub async fn insert_admin_key(conn: &mut AsyncPgConnection, new: &NewAdminKey<'_
         .await
 }
 
+/// Registers a key unless one with the same hash exists (revoked or not): a bootstrap key
+/// that an admin revoked stays revoked across restarts. Returns whether it was inserted.
+pub async fn ensure_admin_key(conn: &mut AsyncPgConnection, new: &NewAdminKey<'_>) -> QueryResult<bool> {
+    diesel::insert_into(k::admin_api_keys)
+        .values(new)
+        .on_conflict(k::key_hash)
+        .do_nothing()
+        .execute(conn)
+        .await
+        .map(|n| n > 0)
+}
+
 /// The active (not revoked) key with this hash; touches `last_used_at` at most once a minute.
 pub async fn find_active_admin_key(conn: &mut AsyncPgConnection, hash: &[u8]) -> QueryResult<Option<AdminKey>> {
     let key = k::admin_api_keys
