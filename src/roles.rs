@@ -15,6 +15,7 @@ use shellgate_shared::bus::Bus;
 use shellgate_shared::config::Settings;
 use shellgate_shared::crypto::{VaultPublicKey, VaultSecretKey};
 use shellgate_shared::db::{self, DbPool};
+use shellgate_shared::metrics::Metrics;
 use tokio::sync::watch;
 use tracing_actix_web::TracingLogger;
 
@@ -82,9 +83,9 @@ async fn connect(settings: &Settings, name: &str) -> anyhow::Result<(DbPool, Bus
     Ok((db, bus))
 }
 
-pub async fn start_gateway(settings: &Settings, bus: Bus, db: DbPool) -> anyhow::Result<Running> {
+pub async fn start_gateway(settings: &Settings, bus: Bus, db: DbPool, metrics: Metrics) -> anyhow::Result<Running> {
     bus.ensure_audit_stream(&settings.nats_url).await?;
-    let ctx = GatewayContext::new(settings, bus, db);
+    let ctx = GatewayContext::new(settings, bus, db, metrics);
     ctx.start_background()
         .await
         .map_err(|e| anyhow::anyhow!("cannot subscribe to change events: {e}"))?;
@@ -113,8 +114,9 @@ pub async fn start_executor(
     bus: Bus,
     db: DbPool,
     vault: VaultSecretKey,
+    metrics: Metrics,
 ) -> anyhow::Result<Running> {
-    let ctx: Arc<ExecutorContext> = ExecutorContext::new(settings, bus, db, vault);
+    let ctx: Arc<ExecutorContext> = ExecutorContext::new(settings, bus, db, vault, metrics);
     let workers = spawn_workers(ctx.clone(), settings.executor_workers()).await?;
     let data = web::Data::new(ctx);
     let (addr, server) = serve(
@@ -160,6 +162,7 @@ pub async fn start_approver(
     bus: Bus,
     db: DbPool,
     vault: VaultPublicKey,
+    metrics: Metrics,
 ) -> anyhow::Result<Running> {
     bootstrap_admin_key(settings, &db).await?;
     let consumer = audit_writer::prepare(&bus, &settings.nats_url).await?;
@@ -169,8 +172,14 @@ pub async fn start_approver(
         flush: Duration::from_millis(settings.audit_flush_ms.max(10)),
         nats_url: settings.nats_url.clone(),
     };
-    tokio::spawn(audit_writer::run(consumer, db.clone(), writer_settings, stop_rx));
-    let ctx = ApproverContext::new(settings, bus, db, vault);
+    tokio::spawn(audit_writer::run(
+        consumer,
+        db.clone(),
+        writer_settings,
+        metrics.clone(),
+        stop_rx,
+    ));
+    let ctx = ApproverContext::new(settings, bus, db, vault, metrics);
     let data = web::Data::new(ctx);
     let (addr, server) = serve(
         settings,
@@ -245,9 +254,10 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     // One NATS connection per role, as when they run apart: each has its own I/O task.
     let executor_bus = Bus::connect(&settings, "shellgate-up-executor").await?;
     let gateway_bus = Bus::connect(&settings, "shellgate-up-gateway").await?;
-    let approver = start_approver(&settings, bus.clone(), db.clone(), vault.public_key()).await?;
-    let executor = start_executor(&settings, executor_bus.clone(), db.clone(), vault).await?;
-    let gateway = start_gateway(&settings, gateway_bus.clone(), db).await?;
+    let metrics = Metrics::new();
+    let approver = start_approver(&settings, bus.clone(), db.clone(), vault.public_key(), metrics.clone()).await?;
+    let executor = start_executor(&settings, executor_bus.clone(), db.clone(), vault, metrics.clone()).await?;
+    let gateway = start_gateway(&settings, gateway_bus.clone(), db, metrics).await?;
     announce(&[&gateway, &approver, &executor]);
     wait_for_signal().await;
     shut_down(vec![gateway_bus, executor_bus, bus], vec![gateway, executor, approver]).await;
@@ -256,7 +266,7 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
 
 pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
     let (db, bus) = connect(&settings, "shellgate-gateway").await?;
-    let gateway = start_gateway(&settings, bus.clone(), db).await?;
+    let gateway = start_gateway(&settings, bus.clone(), db, Metrics::new()).await?;
     announce(&[&gateway]);
     wait_for_signal().await;
     shut_down(vec![bus], vec![gateway]).await;
@@ -266,7 +276,7 @@ pub async fn gateway(settings: Settings) -> anyhow::Result<()> {
 pub async fn executor(settings: Settings) -> anyhow::Result<()> {
     let vault = vault_keys::secret_key(&settings)?;
     let (db, bus) = connect(&settings, "shellgate-executor").await?;
-    let executor = start_executor(&settings, bus.clone(), db, vault).await?;
+    let executor = start_executor(&settings, bus.clone(), db, vault, Metrics::new()).await?;
     announce(&[&executor]);
     wait_for_signal().await;
     shut_down(vec![bus], vec![executor]).await;
@@ -276,7 +286,7 @@ pub async fn executor(settings: Settings) -> anyhow::Result<()> {
 pub async fn approver(settings: Settings) -> anyhow::Result<()> {
     let vault = vault_keys::public_key(&settings)?;
     let (db, bus) = connect(&settings, "shellgate-approver").await?;
-    let approver = start_approver(&settings, bus.clone(), db, vault).await?;
+    let approver = start_approver(&settings, bus.clone(), db, vault, Metrics::new()).await?;
     announce(&[&approver]);
     wait_for_signal().await;
     shut_down(vec![bus], vec![approver]).await;

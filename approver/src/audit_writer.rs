@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use shellgate_shared::audit::AuditEvent;
 use shellgate_shared::bus::Bus;
 use shellgate_shared::db::{DbPool, queries};
+use shellgate_shared::metrics::Metrics;
 use tokio::sync::watch;
 
 pub struct AuditWriterSettings {
@@ -39,12 +40,27 @@ pub async fn prepare(bus: &Bus, nats_url: &str) -> anyhow::Result<Consumer<pull:
 }
 
 pub async fn run(
-    consumer: Consumer<pull::Config>,
+    mut consumer: Consumer<pull::Config>,
     db: DbPool,
     settings: AuditWriterSettings,
+    metrics: Metrics,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut lag_checked = std::time::Instant::now() - Duration::from_secs(60);
     loop {
+        if lag_checked.elapsed() >= Duration::from_secs(1) {
+            lag_checked = std::time::Instant::now();
+            match consumer.info().await {
+                Ok(info) => {
+                    let pending = info.num_pending + info.num_ack_pending as u64;
+                    metrics
+                        .approver
+                        .audit_pending
+                        .set(i64::try_from(pending).unwrap_or(i64::MAX));
+                }
+                Err(e) => tracing::debug!(error = %e, "audit consumer info unavailable"),
+            }
+        }
         if *shutdown.borrow() {
             return;
         }
@@ -87,9 +103,15 @@ pub async fn run(
             }
         }
         let mut delay = Duration::from_millis(100);
+        let started = std::time::Instant::now();
         loop {
             match insert(&db, &rows).await {
                 Ok(n) => {
+                    metrics.approver.audit_events_written.inc_by(n as u64);
+                    metrics
+                        .approver
+                        .audit_batch_duration
+                        .observe(started.elapsed().as_secs_f64());
                     tracing::debug!(inserted = n, batch = rows.len(), "audit batch committed");
                     break;
                 }

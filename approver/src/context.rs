@@ -6,21 +6,24 @@ use shellgate_shared::bus::Bus;
 use shellgate_shared::config::Settings;
 use shellgate_shared::crypto::VaultPublicKey;
 use shellgate_shared::db::DbPool;
+use shellgate_shared::metrics::Metrics;
 
 pub struct ApproverContext {
     pub bus: Bus,
     pub db: DbPool,
     pub vault: VaultPublicKey,
     pub settings: Settings,
+    pub metrics: Metrics,
 }
 
 impl ApproverContext {
-    pub fn new(settings: &Settings, bus: Bus, db: DbPool, vault: VaultPublicKey) -> Arc<Self> {
+    pub fn new(settings: &Settings, bus: Bus, db: DbPool, vault: VaultPublicKey, metrics: Metrics) -> Arc<Self> {
         Arc::new(Self {
             bus,
             db,
             vault,
             settings: settings.clone(),
+            metrics,
         })
     }
 

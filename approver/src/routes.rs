@@ -10,6 +10,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(query_config())
         .route("/health", web::get().to(health::get_health))
         .route("/ready", web::get().to(health::get_ready))
+        .route("/metrics", web::get().to(health::get_metrics))
         .service(
             web::scope("/api")
                 .route("/tokens", web::post().to(tokens::create::create_token))

@@ -2,8 +2,9 @@
 //! any of them: only its type and a hint of at most its last four characters.
 
 use serde::Serialize;
-use shellgate_shared::db::models::{AuditRow, Target, TargetCredential, Token};
-use shellgate_shared::ids::{AuditEventId, RequestId, TargetId, TokenId};
+use shellgate_shared::audit::AuditEvent;
+use shellgate_shared::db::models::{Target, TargetCredential, Token};
+use shellgate_shared::ids::{TargetId, TokenId};
 use time::OffsetDateTime;
 
 #[derive(Debug, Serialize)]
@@ -134,57 +135,8 @@ pub struct PermissionResponse {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AuditEventResponse {
-    pub id: AuditEventId,
-    #[serde(with = "time::serde::rfc3339")]
-    pub occurred_at: OffsetDateTime,
-    pub request_id: RequestId,
-    pub kind: String,
-    pub token_id: Option<TokenId>,
-    pub target_id: Option<TargetId>,
-    pub target_slug: Option<String>,
-    pub method: Option<String>,
-    pub path: Option<String>,
-    pub status: Option<i32>,
-    pub duration_ms: i64,
-    pub bytes_in: i64,
-    pub bytes_out: i64,
-    pub client_ip: Option<String>,
-    pub executor: Option<String>,
-    pub outcome: String,
-    pub error_code: Option<String>,
-    pub detail: serde_json::Value,
-}
-
-impl From<AuditRow> for AuditEventResponse {
-    fn from(r: AuditRow) -> Self {
-        Self {
-            id: r.id,
-            occurred_at: r.occurred_at,
-            request_id: r.request_id,
-            kind: r.kind,
-            token_id: r.token_id,
-            target_id: r.target_id,
-            target_slug: r.target_slug,
-            method: r.method,
-            path: r.path,
-            status: r.status,
-            duration_ms: r.duration_ms,
-            bytes_in: r.bytes_in,
-            bytes_out: r.bytes_out,
-            client_ip: r.client_ip,
-            executor: r.executor,
-            outcome: r.outcome,
-            error_code: r.error_code,
-            detail: r.detail,
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct AuditPage {
-    pub events: Vec<AuditEventResponse>,
+    pub events: Vec<AuditEvent>,
     /// Pass as `cursor` to get the next (older) page; absent on the last page.
     pub next_cursor: Option<String>,
 }

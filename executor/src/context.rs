@@ -6,6 +6,7 @@ use shellgate_shared::bus::Bus;
 use shellgate_shared::config::{Settings, StreamSettings};
 use shellgate_shared::crypto::VaultSecretKey;
 use shellgate_shared::db::DbPool;
+use shellgate_shared::metrics::Metrics;
 
 use crate::targets::TargetCache;
 
@@ -18,10 +19,11 @@ pub struct ExecutorContext {
     pub targets: Arc<TargetCache>,
     pub stream: StreamSettings,
     pub settings: Settings,
+    pub metrics: Metrics,
 }
 
 impl ExecutorContext {
-    pub fn new(settings: &Settings, bus: Bus, db: DbPool, vault: VaultSecretKey) -> Arc<Self> {
+    pub fn new(settings: &Settings, bus: Bus, db: DbPool, vault: VaultSecretKey, metrics: Metrics) -> Arc<Self> {
         let id = settings.executor_id.clone().unwrap_or_else(default_executor_id);
         Arc::new(Self {
             id,
@@ -34,6 +36,7 @@ impl ExecutorContext {
             ))),
             stream: settings.stream(),
             settings: settings.clone(),
+            metrics,
         })
     }
 }

@@ -15,6 +15,7 @@ use shellgate_shared::bus::stream::{Frame, Receiver, Sender, StreamError, link};
 use shellgate_shared::credential::Credential;
 use shellgate_shared::headers::{filter_request_headers, filter_response_headers};
 use shellgate_shared::http_path::build_upstream_url;
+use shellgate_shared::metrics::KindLabels;
 use tracing::Instrument;
 
 use crate::context::ExecutorContext;
@@ -48,6 +49,7 @@ pub fn build_client(ctx: &ExecutorContext) -> awc::Client {
 /// Handles one open message from the queue group. Always answers: with a response stream or a
 /// typed error frame.
 pub async fn handle_open(ctx: Arc<ExecutorContext>, client: awc::Client, msg: async_nats::Message) {
+    let _inflight = InFlight::new(&ctx.metrics.executor.inflight);
     let Some(reply) = msg.reply.clone() else {
         tracing::warn!("open message without reply subject dropped");
         return;
@@ -97,6 +99,22 @@ async fn accept_now(ctx: &ExecutorContext, tx: &mut Sender) -> Result<(), Stream
         executor: ctx.id.clone(),
     }))
     .await
+}
+
+/// Counts a request in the in-flight gauge for as long as it lives.
+struct InFlight<'a>(&'a prometheus_client::metrics::gauge::Gauge);
+
+impl<'a> InFlight<'a> {
+    fn new(gauge: &'a prometheus_client::metrics::gauge::Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 fn fail(status: u16, code: &str, message: &str) -> StreamFailure {
@@ -220,6 +238,7 @@ async fn run(
     tokio::pin!(send, gone);
     let grace = tokio::time::sleep(Duration::from_millis(ctx.settings.executor_accept_grace_ms));
     tokio::pin!(grace);
+    let called = std::time::Instant::now();
     let response = loop {
         tokio::select! {
             r = &mut send => break r,
@@ -234,6 +253,11 @@ async fn run(
             }
         }
     };
+    ctx.metrics
+        .executor
+        .upstream_duration
+        .get_or_create(&KindLabels { kind: "http".into() })
+        .observe(called.elapsed().as_secs_f64());
     let mut response = response.map_err(map_send_error)?;
     stream_response(ctx, &mut response, scrubber, tx).await
 }

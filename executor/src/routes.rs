@@ -6,5 +6,6 @@ use crate::handlers::health;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::get_health))
-        .route("/ready", web::get().to(health::get_ready));
+        .route("/ready", web::get().to(health::get_ready))
+        .route("/metrics", web::get().to(health::get_metrics));
 }

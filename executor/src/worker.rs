@@ -49,6 +49,14 @@ pub async fn spawn_workers(ctx: Arc<ExecutorContext>, n: usize) -> anyhow::Resul
             .map_err(|_| anyhow::anyhow!("executor worker failed to start"))??;
     }
     tokio::spawn(ctx.targets.clone().follow_changes(ctx.bus.clone()));
+    let labels = shellgate_shared::metrics::PoolLabels {
+        pool: ctx.pool_name.clone(),
+    };
+    ctx.metrics
+        .executor
+        .workers
+        .get_or_create(&labels)
+        .set(i64::try_from(n).unwrap_or(i64::MAX));
     tracing::info!(workers = n, pool = %ctx.pool_name, executor = %ctx.id, "executor subscribed");
     Ok(WorkerPool { shutdown, threads })
 }

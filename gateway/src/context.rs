@@ -7,6 +7,7 @@ use shellgate_shared::audit::publisher::AuditPublisher;
 use shellgate_shared::bus::Bus;
 use shellgate_shared::config::{Settings, StreamSettings};
 use shellgate_shared::db::DbPool;
+use shellgate_shared::metrics::Metrics;
 
 use crate::auth::AuthCache;
 
@@ -20,10 +21,11 @@ pub struct GatewayContext {
     pub inline_body_bytes: usize,
     pub accept_timeout: Duration,
     pub head_timeout: Duration,
+    pub metrics: Metrics,
 }
 
 impl GatewayContext {
-    pub fn new(settings: &Settings, bus: Bus, db: DbPool) -> Arc<Self> {
+    pub fn new(settings: &Settings, bus: Bus, db: DbPool, metrics: Metrics) -> Arc<Self> {
         let accept_timeout = Duration::from_millis(settings.executor_accept_timeout_ms);
         Arc::new(Self {
             audit: AuditPublisher::new(&bus),
@@ -36,6 +38,7 @@ impl GatewayContext {
             accept_timeout,
             // The executor enforces the upstream timeout and reports it; this is the backstop.
             head_timeout: Duration::from_millis(settings.upstream_timeout_ms) + accept_timeout,
+            metrics,
         })
     }
 

@@ -19,6 +19,7 @@ use shellgate_shared::bus::stream::{FirstFrameError, Frame, Receiver, Sender, St
 use shellgate_shared::headers::{filter_request_headers, filter_response_headers};
 use shellgate_shared::http_path::{check_path, check_query};
 use shellgate_shared::ids::{AuditEventId, RequestId};
+use shellgate_shared::metrics::{KindLabels, RequestLabels};
 use time::OffsetDateTime;
 
 use crate::auth::bearer;
@@ -67,6 +68,27 @@ impl AuditDraft {
         self.event.status = Some(status);
         self.event.error_code = error_code;
         self.event.duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let metrics = &self.ctx.metrics.gateway;
+        // Only a resolved target's slug is a label: anything an agent types would be unbounded.
+        let target = match (&self.event.target_id, &self.event.target_slug) {
+            (Some(_), Some(slug)) => slug.clone(),
+            _ => "unknown".to_string(),
+        };
+        metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                kind: self.event.kind.clone(),
+                target,
+                status,
+                outcome: outcome.as_str().to_string(),
+            })
+            .inc();
+        metrics
+            .duration
+            .get_or_create(&KindLabels {
+                kind: self.event.kind.clone(),
+            })
+            .observe(self.started.elapsed().as_secs_f64());
         self.ctx.audit.publish(self.event);
     }
 
@@ -271,6 +293,7 @@ async fn forward_inner(
         tracing::error!(error = %e, "cannot subscribe stream inbox");
         ApiError::Unavailable("bus_unavailable")
     })?;
+    let published = Instant::now();
     nats.publish_with_reply(ctx.bus.subjects.exec_http(&pool), inbox.clone(), message)
         .await
         .map_err(|e| {
@@ -282,6 +305,10 @@ async fn forward_inner(
         FirstFrameError::Timeout => ApiError::ExecutorTimeout,
         FirstFrameError::Stream(e) => stream_error(e),
     })?;
+    ctx.metrics
+        .gateway
+        .executor_first_frame
+        .observe(published.elapsed().as_secs_f64());
     draft.event.executor = match &frame {
         Frame::Accepted(a) => Some(a.executor.clone()),
         _ => origin,
@@ -359,6 +386,7 @@ fn respond(
     }
     builder.insert_header((REQUEST_ID_HEADER, request_id.to_string()));
     draft.event.status = Some(head.status);
+    draft.ctx.metrics.gateway.inflight_streams.inc();
     let body = AuditedBody {
         rx: body,
         draft: Some(draft),
@@ -417,6 +445,7 @@ struct AuditedBody {
 impl AuditedBody {
     fn finish(&mut self, outcome: Outcome, code: Option<String>) {
         if let Some(mut draft) = self.draft.take() {
+            draft.ctx.metrics.gateway.inflight_streams.dec();
             draft.event.bytes_in = self.bytes_in.get();
             draft.event.bytes_out = self.bytes_out;
             draft.finish(outcome, self.status, code);

@@ -7,6 +7,7 @@ use crate::handlers::{gateway, health};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::get_health))
         .route("/ready", web::get().to(health::get_ready))
+        .route("/metrics", web::get().to(health::get_metrics))
         .route("/gateway/{target}", web::route().to(gateway::forward::forward_request))
         .route(
             "/gateway/{target}/{tail:.*}",

@@ -25,6 +25,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "allowed" => Outcome::Allowed,
+            "refused" => Outcome::Refused,
+            "failed" => Outcome::Failed,
+            "cancelled" => Outcome::Cancelled,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Allowed => "allowed",
@@ -105,6 +115,33 @@ impl AuditEvent {
             } else {
                 self.detail
             },
+        }
+    }
+}
+
+impl From<AuditRow> for AuditEvent {
+    /// A stored record as the API shows it (rows are only ever written from events).
+    fn from(r: AuditRow) -> Self {
+        let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
+        Self {
+            id: r.id,
+            occurred_at: r.occurred_at,
+            request_id: r.request_id,
+            kind: r.kind,
+            token_id: r.token_id,
+            target_id: r.target_id,
+            target_slug: r.target_slug,
+            method: r.method,
+            path: r.path,
+            status: r.status.and_then(|s| u16::try_from(s).ok()),
+            duration_ms: unsigned(r.duration_ms),
+            bytes_in: unsigned(r.bytes_in),
+            bytes_out: unsigned(r.bytes_out),
+            client_ip: r.client_ip,
+            executor: r.executor,
+            outcome: Outcome::parse(&r.outcome).unwrap_or(Outcome::Failed),
+            error_code: r.error_code,
+            detail: r.detail,
         }
     }
 }

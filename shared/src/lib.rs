@@ -14,4 +14,5 @@ pub mod headers;
 pub mod health;
 pub mod http_path;
 pub mod ids;
+pub mod metrics;
 pub mod telemetry;

@@ -15,3 +15,10 @@ pub async fn get_ready(ctx: web::Data<Arc<ExecutorContext>>) -> HttpResponse {
         (false, body) => HttpResponse::ServiceUnavailable().json(body),
     }
 }
+
+/// `GET /metrics`: Prometheus metrics of this process.
+pub async fn get_metrics(ctx: web::Data<Arc<ExecutorContext>>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(shellgate_shared::metrics::CONTENT_TYPE)
+        .body(ctx.metrics.encode())
+}

@@ -203,6 +203,10 @@ async fn publish(
         .map_err(|e| StreamError::Publish(e.to_string()))
 }
 
+fn header_str(msg: &async_nats::Message, name: &str) -> Option<String> {
+    Some(msg.headers.as_ref()?.get(name)?.as_str().to_string())
+}
+
 fn header_u64(msg: &async_nats::Message, name: &str) -> Option<u64> {
     msg.headers.as_ref()?.get(name)?.as_str().parse().ok()
 }
@@ -328,12 +332,7 @@ impl Pump {
         if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
             return Err(StreamError::PeerGone);
         }
-        let kind = msg
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(H_KIND))
-            .map(|v| v.as_str().to_string())
-            .unwrap_or_default();
+        let kind = header_str(&msg, H_KIND).unwrap_or_default();
         if let Some(ack) = header_u64(&msg, H_ACK) {
             self.state.send_if_modified(|s| {
                 let advanced = ack > s.acked;
@@ -582,12 +581,7 @@ pub async fn first_frame(
         if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
             return Err(FirstFrameError::NoResponders);
         }
-        let kind = msg
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(H_KIND))
-            .map(|v| v.as_str().to_string())
-            .unwrap_or_default();
+        let kind = header_str(&msg, H_KIND).unwrap_or_default();
         // A heartbeat may overtake the first frame while the executor is still working.
         if matches!(kind.as_str(), "ping" | "ack") {
             continue;
@@ -601,11 +595,7 @@ pub async fn first_frame(
             .reply
             .clone()
             .ok_or_else(|| FirstFrameError::Stream(StreamError::Protocol("first frame without reply".into())))?;
-        let origin = msg
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(H_ORIGIN))
-            .map(|v| v.as_str().to_string());
+        let origin = header_str(&msg, H_ORIGIN);
         let frame = Frame::decode(&kind, msg.payload).map_err(FirstFrameError::Stream)?;
         return Ok((frame, reply, origin));
     }

@@ -5,6 +5,7 @@ mod audit_restart;
 mod cli;
 mod executor_death;
 mod management;
+mod observability;
 mod paths;
 mod proxy;
 mod revocation;

@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use crate::auth::Admin;
 use crate::context::ApproverContext;
 use crate::error::{ApiError, parse_id};
-use crate::views::{AuditEventResponse, AuditPage};
+use crate::views::AuditPage;
+use shellgate_shared::audit::AuditEvent;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
@@ -92,7 +93,7 @@ pub async fn list_audit(
         None
     };
     Ok(HttpResponse::Ok().json(AuditPage {
-        events: rows.into_iter().map(AuditEventResponse::from).collect(),
+        events: rows.into_iter().map(AuditEvent::from).collect(),
         next_cursor,
     }))
 }

@@ -1,0 +1,76 @@
+//! Prometheus metrics on every role, with bounded labels.
+
+use std::time::Duration;
+
+use shellgate_tests::Cluster;
+use shellgate_tests::client::read_body;
+use shellgate_tests::upstream::Upstream;
+
+async fn metrics(c: &Cluster, base: &str) -> String {
+    let mut res = c.http.request("GET", &format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let ct = res.headers().get("content-type").unwrap().to_str().unwrap().to_string();
+    assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    String::from_utf8(read_body(&mut res).await).unwrap()
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_target_status_and_outcome_without_raw_paths() {
+    let up = Upstream::start();
+    let c = Cluster::up().await;
+    let id = c.create_http_target("api", &up.url, None).await;
+    let (_, token) = c.create_token(&[&id]).await;
+    let gw = c.gateway();
+    for _ in 0..2 {
+        assert_eq!(
+            c.agent_get(&format!("{gw}/gateway/api/v1/secret-path-a1"), &token)
+                .await
+                .0,
+            200
+        );
+    }
+    let (status, _) = c
+        .agent_get(&format!("{gw}/gateway/made-up-slug-zz9/secret-path-b2"), &token)
+        .await;
+    assert_eq!(status, 404);
+    c.wait_for_audit("", 3, Duration::from_secs(10)).await;
+
+    let text = metrics(&c, &gw).await;
+    assert!(
+        text.contains(r#"shellgate_gateway_requests_total{kind="http",target="api",status="200",outcome="allowed"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"shellgate_gateway_requests_total{kind="http",target="unknown",status="404",outcome="refused"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"shellgate_gateway_request_duration_seconds_count{kind="http"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("shellgate_gateway_executor_first_frame_seconds_count 2"),
+        "{text}"
+    );
+    assert!(text.contains("shellgate_gateway_inflight_streams 0"), "{text}");
+    // Nothing an agent can vary becomes a label.
+    for raw in ["secret-path", "made-up-slug", "v1/"] {
+        assert!(!text.contains(raw), "{raw} leaked into a label");
+    }
+    let executor = c.procs[0].url("executor");
+    let text = metrics(&c, &executor).await;
+    assert!(
+        text.contains(r#"shellgate_executor_upstream_duration_seconds_count{kind="http"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"shellgate_executor_workers{pool="default"} 1"#),
+        "{text}"
+    );
+    let approver = c.approver();
+    let text = metrics(&c, &approver).await;
+    assert!(text.contains("shellgate_audit_events_written_total 3"), "{text}");
+    assert!(text.contains("shellgate_audit_pending_events"), "{text}");
+}
