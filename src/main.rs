@@ -71,7 +71,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    shellgate_shared::telemetry::init(&settings.log_format);
+    let _telemetry = shellgate_shared::telemetry::init(&settings.log_format, service_name(&cli.command));
     let result = actix_rt::System::new().block_on(run(cli.command, settings));
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -132,4 +132,14 @@ async fn create_admin_key(settings: &Settings, name: &str) -> anyhow::Result<()>
     println!("{}", key.expose_secret());
     eprintln!("admin key {name:?} created; it is shown only once. Use it as 'Authorization: Bearer <key>'.");
     Ok(())
+}
+
+/// The service name in traces (unless OTEL_SERVICE_NAME overrides it).
+fn service_name(command: &Command) -> &'static str {
+    match command {
+        Command::Gateway => "shellgate-gateway",
+        Command::Executor => "shellgate-executor",
+        Command::Approver => "shellgate-approver",
+        _ => "shellgate",
+    }
 }

@@ -17,6 +17,7 @@ use shellgate_shared::headers::{filter_request_headers, filter_response_headers}
 use shellgate_shared::http_path::build_upstream_url;
 use shellgate_shared::metrics::KindLabels;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::context::ExecutorContext;
 use crate::scrub::Scrubber;
@@ -65,6 +66,7 @@ pub async fn handle_open(ctx: Arc<ExecutorContext>, client: awc::Client, msg: as
     };
     let (mut tx, rx) = link(nats, ctx.stream, sub, inbox.into(), reply, 0, 0);
     tx.set_origin(&ctx.id);
+    let parent = shellgate_shared::telemetry::extract(msg.headers.as_ref());
     let (req, inline) = match decode_open(msg.payload) {
         Ok(v) => v,
         Err(e) => {
@@ -84,7 +86,16 @@ pub async fn handle_open(ctx: Arc<ExecutorContext>, client: awc::Client, msg: as
     if req.body == BodyMode::Stream && accept_now(&ctx, &mut tx).await.is_err() {
         return;
     }
-    let span = tracing::info_span!("exec_http", request_id = %req.request_id, target_id = %req.target_id);
+    let span = tracing::info_span!(
+        "exec_http",
+        otel.kind = "consumer",
+        request_id = %req.request_id,
+        target_id = %req.target_id,
+        executor = %ctx.id,
+    );
+    if let Err(e) = span.set_parent(parent) {
+        tracing::debug!(error = ?e, "trace context not attached");
+    }
     if let Err(failure) = run(&ctx, &client, req, inline, rx, &mut tx).instrument(span).await {
         let _ = tx.send(Frame::Error(failure)).await;
     }
@@ -196,6 +207,7 @@ async fn run(
     let method =
         Method::from_bytes(req.method.as_bytes()).map_err(|_| fail(400, "bad_method", "invalid HTTP method"))?;
 
+    let req_method = method.to_string();
     let mut upstream = client.request(method, url.as_str()).no_decompress();
     let mut headers = filter_request_headers(req.headers);
     if let Some(Credential::Header { headers: injected }) = &credential {
@@ -239,6 +251,13 @@ async fn run(
     let grace = tokio::time::sleep(Duration::from_millis(ctx.settings.executor_accept_grace_ms));
     tokio::pin!(grace);
     let called = std::time::Instant::now();
+    // Only the method and, once known, the status: the URL may carry a query credential.
+    let upstream_span = tracing::info_span!(
+        "upstream_http",
+        otel.kind = "client",
+        http.request.method = %req_method,
+        http.response.status_code = tracing::field::Empty,
+    );
     let response = loop {
         tokio::select! {
             r = &mut send => break r,
@@ -258,6 +277,10 @@ async fn run(
         .upstream_duration
         .get_or_create(&KindLabels { kind: "http".into() })
         .observe(called.elapsed().as_secs_f64());
+    if let Ok(r) = &response {
+        upstream_span.record("http.response.status_code", r.status().as_u16());
+    }
+    drop(upstream_span);
     let mut response = response.map_err(map_send_error)?;
     stream_response(ctx, &mut response, scrubber, tx).await
 }

@@ -21,6 +21,7 @@ use shellgate_shared::http_path::{check_path, check_query};
 use shellgate_shared::ids::{AuditEventId, RequestId};
 use shellgate_shared::metrics::{KindLabels, RequestLabels};
 use time::OffsetDateTime;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::auth::bearer;
 use crate::context::GatewayContext;
@@ -294,7 +295,10 @@ async fn forward_inner(
         ApiError::Unavailable("bus_unavailable")
     })?;
     let published = Instant::now();
-    nats.publish_with_reply(ctx.bus.subjects.exec_http(&pool), inbox.clone(), message)
+    // The trace continues in the executor: W3C traceparent travels in the NATS headers.
+    let mut headers = async_nats::HeaderMap::new();
+    shellgate_shared::telemetry::inject(&tracing::Span::current().context(), &mut headers);
+    nats.publish_with_reply_and_headers(ctx.bus.subjects.exec_http(&pool), inbox.clone(), headers, message)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "cannot publish to executors");

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod cluster;
 pub mod db;
+pub mod otlp;
 pub mod private_pg;
 pub mod process;
 pub mod upstream;

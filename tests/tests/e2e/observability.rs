@@ -74,3 +74,69 @@ async fn metrics_count_requests_by_target_status_and_outcome_without_raw_paths()
     assert!(text.contains("shellgate_audit_events_written_total 3"), "{text}");
     assert!(text.contains("shellgate_audit_pending_events"), "{text}");
 }
+
+#[actix_web::test]
+async fn one_request_is_one_trace_across_gateway_and_executor_without_credentials() {
+    use shellgate_tests::otlp::OtlpReceiver;
+    let otlp = OtlpReceiver::start();
+    let up = Upstream::start();
+    let mut c = Cluster::prepare(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.url.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ])
+    .await;
+    c.start("approver", &[]);
+    c.start("gateway", &[]);
+    c.start("executor", &[]);
+    let canary = format!("CANARY-trace-{}", uuid::Uuid::new_v4().simple());
+    let id = c
+        .create_http_target(
+            "api",
+            &up.url,
+            Some(serde_json::json!({"type": "query", "param": "key", "value": canary})),
+        )
+        .await;
+    let (_, token) = c.create_token(&[&id]).await;
+    let (status, _) = c
+        .agent_get(&format!("{}/gateway/api/v1/things?page=2", c.gateway()), &token)
+        .await;
+    assert_eq!(status, 200);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let (gateway_span, executor_span, upstream_span) = loop {
+        let spans = otlp.spans();
+        let gateway = spans
+            .iter()
+            .find(|s| s.service == "shellgate-gateway" && s.name.contains("gateway"))
+            .cloned();
+        let executor = spans
+            .iter()
+            .find(|s| s.service == "shellgate-executor" && s.name == "exec_http")
+            .cloned();
+        let upstream = spans
+            .iter()
+            .find(|s| s.service == "shellgate-executor" && s.name == "upstream_http")
+            .cloned();
+        if let (Some(g), Some(e), Some(u)) = (gateway, executor, upstream) {
+            break (g, e, u);
+        }
+        assert!(std::time::Instant::now() < deadline, "spans missing: {spans:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(gateway_span.trace_id, executor_span.trace_id, "one trace across NATS");
+    assert_eq!(executor_span.trace_id, upstream_span.trace_id);
+    assert_eq!(upstream_span.parent_span_id, executor_span.span_id);
+    assert!(
+        upstream_span
+            .attributes
+            .iter()
+            .any(|a| a == "http.response.status_code=200"),
+        "{upstream_span:?}"
+    );
+    for span in otlp.spans() {
+        for a in &span.attributes {
+            assert!(!a.contains(&canary), "a credential reached a trace: {a}");
+            assert!(!a.contains(&token), "the agent's token reached a trace: {a}");
+        }
+    }
+}
