@@ -389,3 +389,28 @@ async fn slow_upstreams_are_waited_for_up_to_the_upstream_timeout() {
     assert_eq!(events[0]["errorCode"], "upstream_timeout");
     assert_eq!(events[0]["status"], 504);
 }
+
+#[actix_web::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let up = Upstream::start();
+    let mut c = Cluster::up_with(&[("SHELLGATE_SHUTDOWN_GRACE_MS", "5000")]).await;
+    let id = c.create_http_target("api", &up.url, None).await;
+    let (_, token) = c.create_token(&[&id]).await;
+    let url = format!("{}/gateway/api/slow/1500", c.gateway());
+    let http = c.http.clone();
+    let token2 = token.clone();
+    let in_flight = actix_web::rt::spawn(async move {
+        let mut res = http.agent("GET", &url, &token2).send().await.unwrap();
+        let body = shellgate_tests::client::read_body(&mut res).await;
+        (res.status().as_u16(), body)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = c.procs[0].pid();
+    let stopped = std::thread::spawn({
+        let mut proc = c.procs.remove(0);
+        move || proc.terminate(Duration::from_secs(10))
+    });
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!((status, body.as_slice()), (200, b"late".as_slice()), "pid {pid}");
+    assert!(stopped.join().unwrap(), "the process exited within the grace period");
+}
