@@ -2,6 +2,7 @@
 //! single-machine default); `gateway`, `executor` and `approver` run one role each (the
 //! Kubernetes way); `migrate`, `keygen` and `admin-key` are for operators.
 
+mod guard_cli;
 mod roles;
 mod vault_keys;
 
@@ -45,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminKeyCommand,
     },
+    /// Check commands and HTTP requests against the guard's rules (needs no services).
+    Guard {
+        #[command(subcommand)]
+        command: guard_cli::GuardCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -63,6 +69,9 @@ fn main() -> ExitCode {
         println!("SHELLGATE_VAULT_PUBLIC_KEY={}", sk.public_key().to_base64());
         println!("SHELLGATE_VAULT_SECRET_KEY={}", sk.to_base64().expose_secret());
         return ExitCode::SUCCESS;
+    }
+    if let Command::Guard { command } = &cli.command {
+        return guard_cli::run(command);
     }
     let settings = match Settings::load() {
         Ok(s) => s,
@@ -97,6 +106,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             command: AdminKeyCommand::Create { name },
         } => create_admin_key(&settings, &name).await,
         Command::Keygen => Ok(()),
+        Command::Guard { .. } => Ok(()),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod credential;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod guard;
 pub mod headers;
 pub mod health;
 pub mod http_path;

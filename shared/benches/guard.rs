@@ -1,0 +1,90 @@
+//! Decision time of `Guard::check_command` over the SSH corpus (plus a few large synthetic
+//! scripts), many rounds: prints p50/p99/max per command for commands under 8 KiB. Run with
+//! `bench/guard.sh` (release profile). Target: p99 under 100 µs.
+
+use std::time::{Duration, Instant};
+
+use shellgate_shared::guard::Guard;
+
+const ROUNDS: usize = 50;
+const MAX_LEN: usize = 8 * 1024;
+
+fn corpus() -> Vec<String> {
+    let path = format!("{}/tests/guard_corpus/ssh.jsonl", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("command").and_then(|c| c.as_str()).map(str::to_string))
+        .collect()
+}
+
+/// Large but realistic inputs near the 8 KiB bound.
+fn synthetic() -> Vec<String> {
+    let mut script = String::from("set -euo pipefail\n");
+    let mut i = 0;
+    while script.len() < 7 * 1024 {
+        script.push_str(&format!(
+            "if [ -d /srv/app{i} ]; then cd /srv/app{i} && git pull --rebase && docker compose up -d; fi\n\
+             curl -fsS http://localhost:80{i:02}/health | jq -r .status >> /tmp/health.log\n"
+        ));
+        i += 1;
+    }
+    let heredoc = format!(
+        "psql -d app <<'SQL'\n{}SQL",
+        "select id, name from users where created_at > now() - interval '1 day';\n".repeat(90)
+    );
+    let pipeline = (0..120)
+        .map(|i| format!("grep -v pattern{i}"))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let long_args = format!("echo {}", "argument ".repeat(800));
+    let nested = format!("bash -c \"{}\"", "$(echo $(echo ls)) ; ".repeat(60));
+    vec![
+        script,
+        heredoc,
+        format!("cat access.log | {pipeline}"),
+        long_args,
+        nested,
+    ]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn report(label: &str, guard: &Guard, commands: &[String]) {
+    let commands: Vec<&String> = commands.iter().filter(|c| c.len() < MAX_LEN).collect();
+    for c in &commands {
+        std::hint::black_box(guard.check_command(c));
+    }
+    let mut times = Vec::with_capacity(commands.len() * ROUNDS);
+    for _ in 0..ROUNDS {
+        for c in &commands {
+            let start = Instant::now();
+            std::hint::black_box(guard.check_command(std::hint::black_box(c)));
+            times.push(start.elapsed());
+        }
+    }
+    times.sort_unstable();
+    let total: Duration = times.iter().sum();
+    println!(
+        "{label}: {} commands × {ROUNDS} rounds: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs, mean {:.1} µs",
+        commands.len(),
+        percentile(&times, 0.50).as_secs_f64() * 1e6,
+        percentile(&times, 0.99).as_secs_f64() * 1e6,
+        times.last().copied().unwrap_or_default().as_secs_f64() * 1e6,
+        total.as_secs_f64() * 1e6 / times.len().max(1) as f64,
+    );
+}
+
+fn main() {
+    let guard = Guard::builtin();
+    let corpus = corpus();
+    let synthetic = synthetic();
+    let mut all = corpus.clone();
+    all.extend(synthetic.iter().cloned());
+    report("corpus", &guard, &corpus);
+    report("synthetic (near 8 KiB)", &guard, &synthetic);
+    report("all", &guard, &all);
+}

@@ -1,0 +1,584 @@
+//! Glob patterns of guard rules, matched against resolved shell words that may hold wildcards
+//! themselves (`cat /etc/sha*`). A pattern matches a word when some name the word could expand to
+//! matches the pattern, so a glob written to dodge a rule still meets it. `*` and `?` do not
+//! cross `/`; `**` does; `[a-z]`/`[!a-z]` are classes; `{a,b}` alternatives are expanded when the
+//! rule is compiled. A pattern starting with `=` is compared exactly, wildcards included, against
+//! the word's canonical text (`=/*` is "every top-level entry", not "some top-level entry").
+
+/// An unquoted `*` in a resolved word.
+pub(crate) const STAR: char = '\u{E000}';
+/// An unquoted `?` or bracket class in a resolved word.
+pub(crate) const ONE: char = '\u{E001}';
+/// A value only known at run time (a variable from the environment, a command's output).
+pub(crate) const UNKNOWN: char = '\u{E002}';
+
+/// Why a rule pattern does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum GlobError {
+    #[error("empty pattern")]
+    Empty,
+    #[error("pattern ends with a backslash")]
+    TrailingBackslash,
+    #[error("unterminated '[' in pattern")]
+    UnterminatedClass,
+    #[error("unbalanced '{{' in pattern")]
+    UnbalancedBrace,
+    #[error("pattern has too many brace alternatives")]
+    TooManyAlternatives,
+}
+
+/// Longest word matched; longer words (after path normalisation) never match.
+const MAX_SUBJECT: usize = 4096;
+/// Most alternatives a pattern's braces may expand to.
+const MAX_ALTERNATIVES: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Lit(char),
+    Star,
+    DStar,
+    One,
+    Class { ranges: Vec<(char, char)>, negated: bool },
+}
+
+impl Tok {
+    fn class_matches(ranges: &[(char, char)], negated: bool, c: char) -> bool {
+        ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != negated
+    }
+}
+
+/// A word prepared for matching: its characters (run-time parts dropped), and lowercased.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Subject {
+    chars: Vec<char>,
+    lower: Vec<char>,
+    /// Holds a `STAR`/`ONE` wildcard.
+    wild: bool,
+}
+
+impl Subject {
+    pub(crate) fn new(s: &str) -> Self {
+        let chars: Vec<char> = s.chars().filter(|&c| c != UNKNOWN).collect();
+        let lower = if chars.iter().any(|c| c.is_uppercase()) {
+            chars.iter().copied().flat_map(char::to_lowercase).collect()
+        } else {
+            chars.clone()
+        };
+        let wild = chars.iter().any(|&c| c == STAR || c == ONE);
+        Subject { chars, lower, wild }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Glob {
+    toks: Vec<Tok>,
+    /// Literal characters the pattern starts and ends with (a quick reject for plain words).
+    prefix: Vec<char>,
+    suffix: Vec<char>,
+    /// `=` patterns: the canonical text to compare with.
+    exact: Option<Vec<char>>,
+    ignore_case: bool,
+}
+
+impl Glob {
+    /// Compiles one pattern into its brace alternatives (and the `**/x` → `x`, `x/**` → `x`
+    /// variants, so `/etc/**` also matches `/etc`).
+    pub(crate) fn compile(pattern: &str, ignore_case: bool) -> Result<Vec<Glob>, GlobError> {
+        if pattern.is_empty() {
+            return Err(GlobError::Empty);
+        }
+        let pattern = if ignore_case {
+            pattern.to_lowercase()
+        } else {
+            pattern.to_string()
+        };
+        let mut out = Vec::new();
+        for alt in expand_braces(&pattern)? {
+            if let Some(exact) = alt.strip_prefix('=') {
+                out.push(Glob {
+                    toks: Vec::new(),
+                    prefix: Vec::new(),
+                    suffix: Vec::new(),
+                    exact: Some(exact.chars().collect()),
+                    ignore_case,
+                });
+                continue;
+            }
+            let mut variants = vec![alt.clone()];
+            if let Some(rest) = alt.strip_prefix("**/")
+                && !rest.is_empty()
+            {
+                variants.push(rest.to_string());
+            }
+            if let Some(rest) = alt.strip_suffix("/**")
+                && !rest.is_empty()
+            {
+                variants.push(rest.to_string());
+            }
+            for v in variants {
+                let toks = parse_tokens(&v)?;
+                let lit = |t: &Tok| if let Tok::Lit(c) = t { Some(*c) } else { None };
+                let prefix: Vec<char> = toks.iter().map_while(lit).collect();
+                let suffix: Vec<char> = if prefix.len() == toks.len() {
+                    Vec::new()
+                } else {
+                    let mut s: Vec<char> = toks.iter().rev().map_while(lit).collect();
+                    s.reverse();
+                    s
+                };
+                out.push(Glob {
+                    toks,
+                    prefix,
+                    suffix,
+                    exact: None,
+                    ignore_case,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The pattern's text when it has no wildcard (for indexing rules by program name).
+    pub(crate) fn literal(&self) -> Option<String> {
+        if self.exact.is_some() {
+            return None;
+        }
+        self.toks
+            .iter()
+            .map(|t| if let Tok::Lit(c) = t { Some(*c) } else { None })
+            .collect()
+    }
+
+    /// Whether the word (with `STAR`/`ONE` markers; `UNKNOWN` is read as empty) matches.
+    #[cfg(test)]
+    pub(crate) fn matches(&self, subject: &str) -> bool {
+        self.matches_subject(&Subject::new(subject))
+    }
+
+    /// Like `matches`, on a word prepared once for many patterns.
+    pub(crate) fn matches_subject(&self, subject: &Subject) -> bool {
+        let chars = if self.ignore_case {
+            &subject.lower
+        } else {
+            &subject.chars
+        };
+        if let Some(exact) = &self.exact {
+            return canonical(chars) == *exact;
+        }
+        if chars.len() > MAX_SUBJECT {
+            return false;
+        }
+        if !subject.wild {
+            if self.prefix.len() == self.toks.len() {
+                return *chars == self.prefix;
+            }
+            // Cheap checks first: most patterns fail on their first or last character.
+            if chars.len() < self.prefix.len() + self.suffix.len()
+                || self.prefix.first().is_some_and(|c| chars.first() != Some(c))
+                || self.suffix.last().is_some_and(|c| chars.last() != Some(c))
+                || !chars.starts_with(&self.prefix)
+                || !chars.ends_with(&self.suffix)
+            {
+                return false;
+            }
+        }
+        if self.toks.len() < 64 {
+            self.simulate(chars)
+        } else {
+            self.search(chars)
+        }
+    }
+
+    fn is_star(&self, j: usize) -> bool {
+        matches!(self.toks.get(j), Some(Tok::Star | Tok::DStar))
+    }
+
+    /// States reachable without consuming (a `*` may match nothing).
+    fn closure(&self, mut set: u64) -> u64 {
+        for j in 0..self.toks.len() {
+            if set >> j & 1 == 1 && self.is_star(j) {
+                set |= 1 << (j + 1);
+            }
+        }
+        set
+    }
+
+    /// States after consuming the character `c` (`None`: some character other than `/`).
+    fn step(&self, set: u64, c: Option<char>) -> u64 {
+        let mut next = 0u64;
+        let mut bits = set;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let Some(t) = self.toks.get(j) else { continue };
+            let advance = match (t, c) {
+                (Tok::Lit(d), Some(c)) => *d == c,
+                (Tok::Lit(d), None) => *d != '/',
+                (Tok::One, c) => c != Some('/'),
+                (Tok::Class { ranges, negated }, Some(c)) => Tok::class_matches(ranges, *negated, c),
+                (Tok::Class { .. }, None) => true,
+                (Tok::Star, c) => {
+                    if c != Some('/') {
+                        next |= 1 << j;
+                    }
+                    false
+                }
+                (Tok::DStar, _) => {
+                    next |= 1 << j;
+                    false
+                }
+            };
+            if advance {
+                next |= 1 << (j + 1);
+            }
+        }
+        self.closure(next)
+    }
+
+    /// NFA simulation over a bit set of pattern positions (patterns under 64 tokens).
+    fn simulate(&self, s: &[char]) -> bool {
+        let accept = 1u64 << self.toks.len();
+        let mut cur = self.closure(1);
+        for &c in s {
+            if cur == 0 {
+                return false;
+            }
+            cur = match c {
+                // Some run of characters without '/', possibly empty.
+                STAR => {
+                    let mut acc = cur;
+                    loop {
+                        let next = acc | self.step(acc, None);
+                        if next == acc {
+                            break acc;
+                        }
+                        acc = next;
+                    }
+                }
+                ONE => self.step(cur, None),
+                c => self.step(cur, Some(c)),
+            };
+        }
+        cur & accept != 0
+    }
+
+    /// Product of the word's and the pattern's automata: is their intersection non-empty?
+    fn search(&self, s: &[char]) -> bool {
+        let (n, m) = (s.len(), self.toks.len());
+        let width = m + 1;
+        let mut seen = vec![false; (n + 1) * width];
+        let mut stack = vec![(0usize, 0usize)];
+        while let Some((i, j)) = stack.pop() {
+            let idx = i * width + j;
+            if seen[idx] {
+                continue;
+            }
+            seen[idx] = true;
+            if i == n && j == m {
+                return true;
+            }
+            let sc = s.get(i).copied();
+            let pt = self.toks.get(j);
+            if matches!(pt, Some(Tok::Star | Tok::DStar)) {
+                stack.push((i, j + 1));
+            }
+            if sc == Some(STAR) {
+                stack.push((i + 1, j));
+            }
+            let (Some(c), Some(t)) = (sc, pt) else { continue };
+            match (c, t) {
+                (STAR, Tok::Lit(d)) if *d != '/' => stack.push((i, j + 1)),
+                (STAR, Tok::One | Tok::Class { .. }) => stack.push((i, j + 1)),
+                (STAR, _) => {}
+                (ONE, Tok::Lit(d)) if *d != '/' => stack.push((i + 1, j + 1)),
+                (ONE, Tok::One | Tok::Class { .. }) => stack.push((i + 1, j + 1)),
+                (ONE, Tok::Star | Tok::DStar) => stack.push((i + 1, j)),
+                (ONE, _) => {}
+                (c, Tok::Lit(d)) if c == *d => stack.push((i + 1, j + 1)),
+                (c, Tok::One) if c != '/' => stack.push((i + 1, j + 1)),
+                (c, Tok::Class { ranges, negated }) if Tok::class_matches(ranges, *negated, c) => {
+                    stack.push((i + 1, j + 1))
+                }
+                (c, Tok::Star) if c != '/' => stack.push((i + 1, j)),
+                (_, Tok::DStar) => stack.push((i + 1, j)),
+                _ => {}
+            }
+        }
+        false
+    }
+}
+
+/// The word's text for `=` patterns: a run of wildcards holding a `*` is one `*`, a lone
+/// wildcard character is `?`.
+fn canonical(chars: &[char]) -> Vec<char> {
+    let mut out = Vec::with_capacity(chars.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == STAR || chars[i] == ONE {
+            let start = i;
+            while i < chars.len() && (chars[i] == STAR || chars[i] == ONE) {
+                i += 1;
+            }
+            if chars[start..i].contains(&STAR) {
+                out.push('*');
+            } else {
+                out.extend(std::iter::repeat_n('?', i - start));
+            }
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+fn parse_tokens(p: &str) -> Result<Vec<Tok>, GlobError> {
+    let chars: Vec<char> = p.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => {
+                let c = chars.get(i + 1).copied().ok_or(GlobError::TrailingBackslash)?;
+                toks.push(Tok::Lit(c));
+                i += 2;
+            }
+            '*' if chars.get(i + 1) == Some(&'*') => {
+                toks.push(Tok::DStar);
+                while chars.get(i) == Some(&'*') {
+                    i += 1;
+                }
+            }
+            '*' => {
+                toks.push(Tok::Star);
+                i += 1;
+            }
+            '?' => {
+                toks.push(Tok::One);
+                i += 1;
+            }
+            '[' => {
+                let mut j = i + 1;
+                let negated = matches!(chars.get(j), Some('!' | '^'));
+                if negated {
+                    j += 1;
+                }
+                let mut ranges = Vec::new();
+                let mut first = true;
+                loop {
+                    let c = *chars.get(j).ok_or(GlobError::UnterminatedClass)?;
+                    if c == ']' && !first {
+                        break;
+                    }
+                    first = false;
+                    if chars.get(j + 1) == Some(&'-') && chars.get(j + 2).is_some_and(|&e| e != ']') {
+                        ranges.push((c, chars[j + 2]));
+                        j += 3;
+                    } else {
+                        ranges.push((c, c));
+                        j += 1;
+                    }
+                }
+                toks.push(Tok::Class { ranges, negated });
+                i = j + 1;
+            }
+            c => {
+                toks.push(Tok::Lit(c));
+                i += 1;
+            }
+        }
+    }
+    Ok(toks)
+}
+
+/// Expands `{a,b}` alternatives (nested, escaped braces kept) in a rule pattern.
+fn expand_braces(p: &str) -> Result<Vec<String>, GlobError> {
+    let chars: Vec<char> = p.chars().collect();
+    let Some((open, close)) = find_brace_group(&chars)? else {
+        return Ok(vec![p.to_string()]);
+    };
+    let prefix: String = chars[..open].iter().collect();
+    let suffix: String = chars[close + 1..].iter().collect();
+    let mut parts = Vec::new();
+    let mut depth = 0;
+    let mut cur = String::new();
+    let mut i = open + 1;
+    while i < close {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                cur.push(c);
+                if let Some(&n) = chars.get(i + 1) {
+                    cur.push(n);
+                }
+                i += 2;
+                continue;
+            }
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(std::mem::take(&mut cur));
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+        i += 1;
+    }
+    parts.push(cur);
+    let mut out = Vec::new();
+    for part in parts {
+        for expanded in expand_braces(&format!("{prefix}{part}{suffix}"))? {
+            out.push(expanded);
+            if out.len() > MAX_ALTERNATIVES {
+                return Err(GlobError::TooManyAlternatives);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The first top-level `{…}` holding a comma.
+fn find_brace_group(chars: &[char]) -> Result<Option<(usize, usize)>, GlobError> {
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 2,
+            '{' => {
+                let mut depth = 0;
+                let mut has_comma = false;
+                let mut j = i;
+                while j < chars.len() {
+                    match chars[j] {
+                        '\\' => j += 1,
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        ',' if depth == 1 => has_comma = true,
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                if j >= chars.len() {
+                    return Err(GlobError::UnbalancedBrace);
+                }
+                if has_comma {
+                    return Ok(Some((i, j)));
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn any(pattern: &str, subject: &str) -> bool {
+        Glob::compile(pattern, false)
+            .unwrap()
+            .iter()
+            .any(|g| g.matches(subject))
+    }
+
+    #[test]
+    fn patterns_against_words() {
+        let s = |x: &str| x.replace('*', &STAR.to_string()).replace('?', &ONE.to_string());
+        let cases: &[(&str, &str, bool)] = &[
+            ("/etc/shadow", "/etc/shadow", true),
+            ("/etc/shadow", &s("/etc/sha*"), true),
+            ("/etc/shadow", &s("/etc/*"), true),
+            ("/etc/shadow", &s("/*/shadow"), true),
+            ("/etc/shadow", &s("/*"), false),
+            ("/etc/shadow", &s("/e?c/s?adow"), true),
+            ("/etc/shadow", "/etc/passwd", false),
+            ("/etc/shadow", &s("/etc/p*"), false),
+            ("/etc/**", "/etc", true),
+            ("/etc/**", "/etc/nginx/nginx.conf", true),
+            ("/etc/**", "/etcetera", false),
+            ("**/.ssh/id_rsa", ".ssh/id_rsa", true),
+            ("**/.ssh/id_rsa", "~/.ssh/id_rsa", true),
+            ("**/.ssh/id_rsa", "/root/.ssh/id_rsa", true),
+            ("**/.ssh/id_rsa", "/root/.ssh/id_rsa.pub", false),
+            ("**/.ssh/id_rsa", &s("~/.ssh/id_*"), true),
+            ("**/.ssh/id_rsa", &s("~/.ssh/*.pub"), false),
+            ("/dev/{sd,hd,nvme}*", "/dev/sda", true),
+            ("/dev/{sd,hd,nvme}*", "/dev/nvme0n1", true),
+            ("/dev/{sd,hd,nvme}*", "/dev/null", false),
+            ("/dev/sd[a-z]", "/dev/sdb", true),
+            ("/dev/sd[!a-c]", "/dev/sdb", false),
+            ("=/", "/", true),
+            ("=/*", &s("/*"), true),
+            ("=/*", &s("/?*"), true),
+            ("=/*", "/out", false),
+            ("=/*", &s("/o*"), false),
+            ("*.key", "server.key", true),
+            ("*.key", "dir/server.key", false),
+            ("of=/dev/sd*", "of=/dev/sda", true),
+        ];
+        for (pattern, subject, want) in cases {
+            assert_eq!(any(pattern, subject), *want, "{pattern} vs {subject:?}");
+        }
+    }
+
+    #[test]
+    fn simulation_agrees_with_search() {
+        let s = |x: &str| x.replace('*', &STAR.to_string()).replace('?', &ONE.to_string());
+        let patterns = [
+            "/etc/**",
+            "**/.ssh/id_rsa",
+            "*.key",
+            "/dev/sd[a-z]*",
+            "a*b*c",
+            "**",
+            "?",
+            "x/*/y",
+            "[!.]*",
+        ];
+        let subjects = [
+            "/etc/x",
+            "a/b/c",
+            &s("a*c"),
+            &s("/e*/x"),
+            ".ssh/id_rsa",
+            "abc",
+            "/",
+            "",
+            &s("*"),
+            &s("?/?"),
+            "x/a/y",
+            ".hidden",
+        ];
+        for p in patterns {
+            for g in Glob::compile(p, false).unwrap() {
+                for subject in subjects {
+                    let chars: Vec<char> = subject.chars().collect();
+                    assert_eq!(g.simulate(&chars), g.search(&chars), "{p} vs {subject:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_reads_as_empty_and_case_folds() {
+        let unk = format!("{UNKNOWN}/");
+        assert!(any("=/", &unk));
+        let g = Glob::compile("FLUSHALL", true).unwrap();
+        assert!(g[0].matches("flushAll"));
+    }
+
+    #[test]
+    fn bad_patterns_are_errors() {
+        for p in ["", "[abc", "a{b,c", "x\\"] {
+            assert!(Glob::compile(p, false).is_err(), "{p}");
+        }
+    }
+}
