@@ -177,9 +177,16 @@ pub async fn start_approver(
         db.clone(),
         writer_settings,
         metrics.clone(),
+        stop_rx.clone(),
+    ));
+    bus.ensure_approval_stream(&settings.nats_url).await?;
+    let ctx = ApproverContext::new(settings, bus, db, vault, metrics);
+    tokio::spawn(shellgate_approver::sweeper::run(
+        ctx.db.clone(),
+        ctx.bus.clone(),
+        ctx.audit.clone(),
         stop_rx,
     ));
-    let ctx = ApproverContext::new(settings, bus, db, vault, metrics);
     let data = web::Data::new(ctx);
     let (addr, server) = serve(
         settings,

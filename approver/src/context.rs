@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use shellgate_shared::audit::publisher::AuditPublisher;
 use shellgate_shared::bus::Bus;
 use shellgate_shared::config::Settings;
 use shellgate_shared::crypto::VaultPublicKey;
@@ -14,16 +15,19 @@ pub struct ApproverContext {
     pub vault: VaultPublicKey,
     pub settings: Settings,
     pub metrics: Metrics,
+    pub audit: AuditPublisher,
 }
 
 impl ApproverContext {
     pub fn new(settings: &Settings, bus: Bus, db: DbPool, vault: VaultPublicKey, metrics: Metrics) -> Arc<Self> {
+        let audit = AuditPublisher::new(&bus);
         Arc::new(Self {
             bus,
             db,
             vault,
             settings: settings.clone(),
             metrics,
+            audit,
         })
     }
 

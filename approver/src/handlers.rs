@@ -1,4 +1,6 @@
+pub mod approvals;
 pub mod audit;
+pub mod guard_rules;
 pub mod health;
 pub mod permissions;
 pub mod targets;

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod handlers;
 pub mod routes;
+pub mod sweeper;
 pub mod views;
 
 pub use context::ApproverContext;

@@ -3,7 +3,7 @@
 use actix_web::web;
 
 use crate::error::{json_config, query_config};
-use crate::handlers::{audit, health, permissions, targets, tokens};
+use crate::handlers::{approvals, audit, guard_rules, health, permissions, targets, tokens};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
@@ -47,6 +47,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/targets/{id}/credential",
                     web::delete().to(targets::credential::delete_credential),
                 )
-                .route("/audit", web::get().to(audit::list::list_audit)),
+                .route("/audit", web::get().to(audit::list::list_audit))
+                .route("/guard/builtin", web::get().to(guard_rules::list_builtin_rules))
+                .route("/guard/rules", web::get().to(guard_rules::list_global_rules))
+                .route("/guard/rules/{rule_id}", web::put().to(guard_rules::put_global_rule))
+                .route(
+                    "/guard/rules/{rule_id}",
+                    web::delete().to(guard_rules::delete_global_rule),
+                )
+                .route(
+                    "/targets/{id}/guard/rules",
+                    web::get().to(guard_rules::list_target_rules),
+                )
+                .route(
+                    "/targets/{id}/guard/rules/{rule_id}",
+                    web::put().to(guard_rules::put_target_rule),
+                )
+                .route(
+                    "/targets/{id}/guard/rules/{rule_id}",
+                    web::delete().to(guard_rules::delete_target_rule),
+                )
+                .route("/approvals", web::get().to(approvals::list::list_approvals))
+                .route("/approvals/stream", web::get().to(approvals::stream::stream_approvals))
+                .route("/approvals/{id}", web::get().to(approvals::list::get_approval))
+                .route(
+                    "/approvals/{id}/approve",
+                    web::post().to(approvals::decide::approve_approval),
+                )
+                .route("/approvals/{id}/deny", web::post().to(approvals::decide::deny_approval)),
         );
 }

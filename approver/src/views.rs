@@ -25,6 +25,7 @@ pub struct TokenResponse {
     pub revoked_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
+    pub approval_policy: String,
     /// The plaintext token: present only in the answer that created or regenerated it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -52,6 +53,7 @@ impl From<Token> for TokenResponse {
             expires_at: t.expires_at,
             revoked_at: t.revoked_at,
             last_used_at: t.last_used_at,
+            approval_policy: t.approval_policy,
             token: None,
         }
     }
@@ -95,6 +97,7 @@ pub struct TargetResponse {
     pub pool: String,
     pub enabled: bool,
     pub description: String,
+    pub query_api: Option<String>,
     pub credential: Option<CredentialSummary>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -116,6 +119,7 @@ impl TargetResponse {
             pool: t.pool,
             enabled: t.enabled,
             description: t.description,
+            query_api: t.query_api,
             credential: credential.map(CredentialSummary::from),
             created_at: t.created_at,
             updated_at: t.updated_at,

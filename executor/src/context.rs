@@ -6,6 +6,7 @@ use shellgate_shared::bus::Bus;
 use shellgate_shared::config::{Settings, StreamSettings};
 use shellgate_shared::crypto::VaultSecretKey;
 use shellgate_shared::db::DbPool;
+use shellgate_shared::guards::Guards;
 use shellgate_shared::metrics::Metrics;
 
 use crate::targets::TargetCache;
@@ -17,6 +18,7 @@ pub struct ExecutorContext {
     pub db: DbPool,
     pub vault: VaultSecretKey,
     pub targets: Arc<TargetCache>,
+    pub guards: Arc<Guards>,
     pub stream: StreamSettings,
     pub settings: Settings,
     pub metrics: Metrics,
@@ -31,6 +33,9 @@ impl ExecutorContext {
             bus,
             db,
             vault,
+            guards: Arc::new(Guards::new(std::time::Duration::from_millis(
+                settings.auth_cache_ttl_ms,
+            ))),
             targets: Arc::new(TargetCache::new(std::time::Duration::from_millis(
                 settings.auth_cache_ttl_ms,
             ))),

@@ -188,6 +188,8 @@ async fn run(
             "the request reached an executor of another pool",
         ));
     }
+    // Defence in depth: judge the request again, whatever the gateway decided.
+    crate::recheck::recheck_http(ctx, &req, &inline, target.query_api.as_deref()).await?;
     let base = target
         .base_url
         .as_deref()

@@ -6,6 +6,7 @@
 pub mod context;
 pub mod handlers;
 pub mod http;
+pub mod recheck;
 pub mod routes;
 pub mod scrub;
 pub mod targets;

@@ -49,6 +49,11 @@ pub async fn spawn_workers(ctx: Arc<ExecutorContext>, n: usize) -> anyhow::Resul
             .map_err(|_| anyhow::anyhow!("executor worker failed to start"))??;
     }
     tokio::spawn(ctx.targets.clone().follow_changes(ctx.bus.clone()));
+    ctx.guards
+        .clone()
+        .follow_changes(ctx.bus.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot subscribe to change events: {e}"))?;
     let labels = shellgate_shared::metrics::PoolLabels {
         pool: ctx.pool_name.clone(),
     };

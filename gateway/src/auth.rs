@@ -28,6 +28,8 @@ pub struct Grant {
     pub kind: String,
     pub pool: String,
     pub enabled: bool,
+    /// `sql` / `graphql`: the guard reads queries in the body.
+    pub query_api: Option<String>,
 }
 
 #[derive(Debug)]
@@ -128,6 +130,7 @@ impl AuthCache {
                     kind: t.kind,
                     pool: t.pool,
                     enabled: t.enabled,
+                    query_api: t.query_api,
                 };
                 (t.slug, grant)
             })

@@ -7,6 +7,7 @@ use shellgate_shared::audit::publisher::AuditPublisher;
 use shellgate_shared::bus::Bus;
 use shellgate_shared::config::{Settings, StreamSettings};
 use shellgate_shared::db::DbPool;
+use shellgate_shared::guards::Guards;
 use shellgate_shared::metrics::Metrics;
 
 use crate::auth::AuthCache;
@@ -22,6 +23,13 @@ pub struct GatewayContext {
     pub accept_timeout: Duration,
     pub head_timeout: Duration,
     pub metrics: Metrics,
+    /// How long an approval stays valid.
+    pub approval_ttl: Duration,
+    /// Longest `?wait=` / `X-Shellgate-Wait` an agent may ask for.
+    pub max_approval_wait: Duration,
+    /// Largest body of a request that needs an approval (it is held and hashed).
+    pub approval_max_body_bytes: usize,
+    pub guards: Arc<Guards>,
 }
 
 impl GatewayContext {
@@ -39,11 +47,16 @@ impl GatewayContext {
             // The executor enforces the upstream timeout and reports it; this is the backstop.
             head_timeout: Duration::from_millis(settings.upstream_timeout_ms) + accept_timeout,
             metrics,
+            approval_ttl: Duration::from_secs(settings.approval_ttl_secs),
+            max_approval_wait: Duration::from_secs(settings.approval_max_wait_secs),
+            approval_max_body_bytes: settings.approval_max_body_bytes,
+            guards: Arc::new(Guards::new(Duration::from_millis(settings.auth_cache_ttl_ms))),
         })
     }
 
     /// Starts following token/permission change events (cache invalidation).
     pub async fn start_background(self: &Arc<Self>) -> Result<(), async_nats::Error> {
+        self.guards.clone().follow_changes(self.bus.clone()).await?;
         self.auth.clone().follow_changes(self.bus.clone()).await
     }
 }

@@ -40,6 +40,15 @@ pub enum ApiError {
     Upstream(StreamFailure),
     #[error("temporarily unavailable")]
     Unavailable(&'static str),
+    /// An approval that cannot be used (pending, denied, expired, used, another request).
+    #[error("{1}")]
+    Approval(&'static str, &'static str),
+    /// A request that needs an approval has a body too large to bind and hold.
+    #[error("a request that needs approval may have a body of at most {0} bytes")]
+    ApprovalBodyTooLarge(usize),
+    /// The guard blocked the request; nothing makes it run.
+    #[error("{0}")]
+    Blocked(String),
 }
 
 impl ApiError {
@@ -60,6 +69,9 @@ impl ApiError {
             ApiError::ExecutorLost => "executor_lost",
             ApiError::Upstream(f) => &f.code,
             ApiError::Unavailable(code) => code,
+            ApiError::Approval(code, _) => code,
+            ApiError::Blocked(_) => "blocked",
+            ApiError::ApprovalBodyTooLarge(_) => "approval_body_too_large",
         }
     }
 
@@ -79,8 +91,10 @@ impl ResponseError for ApiError {
             | ApiError::TokenExpired
             | ApiError::TokenDisabled => StatusCode::UNAUTHORIZED,
             ApiError::TargetNotFound => StatusCode::NOT_FOUND,
-            ApiError::TargetDisabled => StatusCode::FORBIDDEN,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TargetDisabled | ApiError::Blocked(_) => StatusCode::FORBIDDEN,
+            ApiError::Approval("approval_not_found", _) => StatusCode::NOT_FOUND,
+            ApiError::Approval(..) => StatusCode::FORBIDDEN,
+            ApiError::PayloadTooLarge(_) | ApiError::ApprovalBodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NoExecutor | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::ExecutorTimeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::ExecutorLost => StatusCode::BAD_GATEWAY,

@@ -1,2 +1,3 @@
+pub mod approvals;
 pub mod gateway;
 pub mod health;

@@ -3,9 +3,11 @@
 //! forwards the request over NATS to an executor of the target's pool, streaming both ways.
 //! It never holds a decrypted credential (it has no vault key at all).
 
+pub mod approvals;
 pub mod auth;
 pub mod context;
 pub mod error;
+pub mod guarding;
 pub mod handlers;
 pub mod proxy;
 pub mod routes;

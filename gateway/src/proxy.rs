@@ -23,9 +23,11 @@ use shellgate_shared::metrics::{KindLabels, RequestLabels};
 use time::OffsetDateTime;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::auth::bearer;
+use crate::auth::{Grant, Principal, bearer};
 use crate::context::GatewayContext;
 use crate::error::ApiError;
+use crate::guarding::{Gate, gate_http};
+use shellgate_shared::approval::ApprovalView;
 
 pub const REQUEST_ID_HEADER: &str = "x-shellgate-request-id";
 
@@ -94,10 +96,11 @@ impl AuditDraft {
     }
 
     pub fn fail(self, e: &ApiError) {
-        let outcome = if e.is_refusal() {
-            Outcome::Refused
-        } else {
-            Outcome::Failed
+        let outcome = match e {
+            ApiError::Blocked(_) => Outcome::Blocked,
+            ApiError::Approval("approval_denied", _) => Outcome::Denied,
+            e if e.is_refusal() => Outcome::Refused,
+            _ => Outcome::Failed,
         };
         let status = actix_web::ResponseError::status_code(e).as_u16();
         self.finish(outcome, status, Some(e.code().to_string()));
@@ -138,6 +141,9 @@ fn content_length(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
 struct Prepared {
     open: HttpExecRequest,
     pool: String,
+    principal: Arc<Principal>,
+    grant: Grant,
+    raw_path: String,
 }
 
 async fn prepare(
@@ -179,6 +185,9 @@ async fn prepare(
         .collect();
     Ok(Prepared {
         pool: grant.pool.clone(),
+        principal: principal.clone(),
+        grant: grant.clone(),
+        raw_path: raw_path.to_string(),
         open: HttpExecRequest {
             request_id,
             token_id: principal.token_id(),
@@ -189,6 +198,8 @@ async fn prepare(
             headers: filter_request_headers(headers),
             body: if inline { BodyMode::Inline } else { BodyMode::Stream },
             content_length: length,
+            approval_id: None,
+            agent_confirmed: false,
         },
     })
 }
@@ -265,7 +276,11 @@ pub async fn forward(
     let request_id = RequestId::new();
     let mut draft = AuditDraft::new(ctx.clone(), &req, request_id);
     match forward_inner(&ctx, &req, payload, &mut draft, request_id).await {
-        Ok((answer, bytes_in)) => Ok(respond(&req, answer, draft, bytes_in, request_id)),
+        Ok(Forwarded::Answer(answer, bytes_in)) => Ok(respond(&req, answer, draft, bytes_in, request_id)),
+        Ok(Forwarded::Held(approval)) => {
+            draft.finish(Outcome::ApprovalRequired, 202, None);
+            Ok(held(&approval, request_id))
+        }
         Err(e) => {
             draft.fail(&e);
             Err(e)
@@ -279,11 +294,43 @@ async fn forward_inner(
     mut payload: web::Payload,
     draft: &mut AuditDraft,
     request_id: RequestId,
-) -> Result<(Answer, Rc<Cell<u64>>), ApiError> {
-    let Prepared { open, pool } = prepare(ctx, req, draft, request_id).await?;
-    let inline = match open.body {
-        BodyMode::Inline => read_inline(&mut payload, open.content_length).await?,
-        BodyMode::Stream => Bytes::new(),
+) -> Result<Forwarded, ApiError> {
+    let Prepared {
+        mut open,
+        pool,
+        principal,
+        grant,
+        raw_path,
+    } = prepare(ctx, req, draft, request_id).await?;
+    let gated = gate_http(
+        ctx,
+        req,
+        &mut payload,
+        &principal,
+        &grant,
+        &raw_path,
+        &mut draft.event.detail,
+    )
+    .await?;
+    let inline = match (gated, open.body) {
+        (Gate::Held { approval }, _) => return Ok(Forwarded::Held(approval)),
+        // The gate read the body (to hash or inspect it): it travels inline.
+        (
+            Gate::Proceed {
+                body: Some(body),
+                approval_id,
+                agent_confirmed,
+            },
+            _,
+        ) => {
+            open.approval_id = approval_id;
+            open.agent_confirmed = agent_confirmed;
+            open.body = BodyMode::Inline;
+            open.content_length = Some(body.len() as u64);
+            body
+        }
+        (Gate::Proceed { body: None, .. }, BodyMode::Inline) => read_inline(&mut payload, open.content_length).await?,
+        (Gate::Proceed { body: None, .. }, BodyMode::Stream) => Bytes::new(),
     };
     let message =
         encode_open(&open, &inline).map_err(|_| ApiError::BadRequest("bad_request", "request cannot be encoded"))?;
@@ -324,7 +371,7 @@ async fn forward_inner(
             rx.acknowledge(1).await;
         }
         drop(tx);
-        return answer(frame, rx).map(|a| (a, Rc::new(Cell::new(inline.len() as u64))));
+        return answer(frame, rx).map(|a| Forwarded::Answer(a, Rc::new(Cell::new(inline.len() as u64))));
     }
     let bytes_in = match open.body {
         BodyMode::Inline => {
@@ -338,13 +385,40 @@ async fn forward_inner(
                 let too_large = pump.too_large.clone();
                 return match wait_answer(ctx, rx).await {
                     Err(_) if too_large.get() => Err(ApiError::PayloadTooLarge(ctx.max_body_bytes)),
-                    other => other.map(|a| (a, pump.bytes)),
+                    other => other.map(|a| Forwarded::Answer(a, pump.bytes)),
                 };
             }
             pump.bytes
         }
     };
-    Ok((wait_answer(ctx, rx).await?, bytes_in))
+    Ok(Forwarded::Answer(wait_answer(ctx, rx).await?, bytes_in))
+}
+
+/// How a forwarded request ended: the executor's answer, or held for a human.
+pub enum Forwarded {
+    Answer(Answer, Rc<Cell<u64>>),
+    Held(Box<ApprovalView>),
+}
+
+/// The 202 for a request that waits for a human (the seed's shape plus the approval's id,
+/// expiry and where to poll).
+fn held(approval: &ApprovalView, request_id: RequestId) -> HttpResponse {
+    let expires_at = approval
+        .expires_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    HttpResponse::Accepted()
+        .insert_header((REQUEST_ID_HEADER, request_id.to_string()))
+        .json(serde_json::json!({
+            "status": "approval_required",
+            "reason": approval.reason,
+            "matched": approval.matched,
+            "rule": approval.rule,
+            "request": approval.request,
+            "approval_id": approval.id,
+            "expires_at": expires_at,
+            "poll_url": format!("/approvals/{}", approval.id),
+        }))
 }
 
 /// The executor's answer: a head followed by a streamed body, or a whole small response.

@@ -2,12 +2,13 @@
 
 use actix_web::web;
 
-use crate::handlers::{gateway, health};
+use crate::handlers::{approvals, gateway, health};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::get_health))
         .route("/ready", web::get().to(health::get_ready))
         .route("/metrics", web::get().to(health::get_metrics))
+        .route("/approvals/{id}", web::get().to(approvals::get::get_approval))
         .route("/gateway/{target}", web::route().to(gateway::forward::forward_request))
         .route(
             "/gateway/{target}/{tail:.*}",

@@ -22,6 +22,16 @@ pub enum Outcome {
     Failed,
     /// The agent went away before the response was complete.
     Cancelled,
+    /// The guard asked for a human: an approval was created (202).
+    ApprovalRequired,
+    /// The guard blocked it; it never runs (403).
+    Blocked,
+    /// Approval lifecycle: a human approved.
+    Approved,
+    /// Approval lifecycle: a human denied (or the agent re-sent a denied request).
+    Denied,
+    /// Approval lifecycle: nobody decided in time.
+    Expired,
 }
 
 impl Outcome {
@@ -31,6 +41,11 @@ impl Outcome {
             "refused" => Outcome::Refused,
             "failed" => Outcome::Failed,
             "cancelled" => Outcome::Cancelled,
+            "approval_required" => Outcome::ApprovalRequired,
+            "blocked" => Outcome::Blocked,
+            "approved" => Outcome::Approved,
+            "denied" => Outcome::Denied,
+            "expired" => Outcome::Expired,
             _ => return None,
         })
     }
@@ -41,6 +56,11 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::Failed => "failed",
             Outcome::Cancelled => "cancelled",
+            Outcome::ApprovalRequired => "approval_required",
+            Outcome::Blocked => "blocked",
+            Outcome::Approved => "approved",
+            Outcome::Denied => "denied",
+            Outcome::Expired => "expired",
         }
     }
 }
@@ -142,6 +162,39 @@ impl From<AuditRow> for AuditEvent {
             outcome: Outcome::parse(&r.outcome).unwrap_or(Outcome::Failed),
             error_code: r.error_code,
             detail: r.detail,
+        }
+    }
+}
+
+impl AuditEvent {
+    /// An approval's lifecycle step (decided, expired), with who decided it.
+    pub fn for_approval(view: &crate::approval::ApprovalView, outcome: Outcome, actor: Option<&str>) -> Self {
+        Self {
+            id: AuditEventId::new(),
+            occurred_at: OffsetDateTime::now_utc(),
+            request_id: RequestId::new(),
+            kind: "approval".into(),
+            token_id: Some(view.token_id),
+            target_id: Some(view.target_id),
+            target_slug: None,
+            method: None,
+            path: None,
+            status: None,
+            duration_ms: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            client_ip: None,
+            executor: None,
+            outcome,
+            error_code: None,
+            detail: serde_json::json!({
+                "approvalId": view.id,
+                "approvalKind": view.kind,
+                "rule": view.rule,
+                "reason": view.reason,
+                "decidedBy": actor,
+                "comment": view.comment,
+            }),
         }
     }
 }

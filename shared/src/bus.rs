@@ -61,6 +61,26 @@ impl Subjects {
         format!("{}_AUDIT", self.prefix.to_ascii_uppercase().replace('-', "_"))
     }
 
+    /// Events of one approval: `<prefix>.v1.approvals.<id>.<event>`.
+    pub fn approval_event(&self, id: &str, event: &str) -> String {
+        format!("{}.v1.approvals.{id}.{event}", self.prefix)
+    }
+
+    /// Every event of one approval (long-polling agents wait on this).
+    pub fn approval_events_of(&self, id: &str) -> String {
+        format!("{}.v1.approvals.{id}.>", self.prefix)
+    }
+
+    /// Every approval event (dashboards, notifiers).
+    pub fn approval_events(&self) -> String {
+        format!("{}.v1.approvals.>", self.prefix)
+    }
+
+    /// JetStream stream keeping approval events for notifiers.
+    pub fn approval_stream(&self) -> String {
+        format!("{}_APPROVALS", self.prefix.to_ascii_uppercase().replace('-', "_"))
+    }
+
     /// Durable consumer of the audit writer (shared by approver replicas).
     pub fn audit_consumer(&self) -> &'static str {
         "audit-writer"
@@ -148,6 +168,38 @@ impl Bus {
                 url: url.to_string(),
                 reason: e.to_string(),
             })
+    }
+
+    /// Creates the approval events stream if missing.
+    pub async fn ensure_approval_stream(&self, url: &str) -> Result<jetstream::stream::Stream, BusError> {
+        self.jetstream()
+            .get_or_create_stream(jetstream::stream::Config {
+                name: self.subjects.approval_stream(),
+                subjects: vec![self.subjects.approval_events()],
+                storage: jetstream::stream::StorageType::File,
+                max_age: Duration::from_secs(7 * 24 * 3600),
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| BusError::JetStream {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Publishes an approval event to JetStream (and so to every core subscriber), waiting for
+    /// the stream to store it.
+    pub async fn publish_approval_event(
+        &self,
+        event: &crate::approval::ApprovalEvent,
+    ) -> Result<(), async_nats::Error> {
+        let subject = self
+            .subjects
+            .approval_event(&event.approval.id.to_string(), &event.event);
+        let payload = serde_json::to_vec(event)?;
+        self.jetstream().publish(subject, payload.into()).await?.await?;
+        Ok(())
     }
 
     /// Whether the connection is up now (readiness).

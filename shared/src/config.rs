@@ -74,6 +74,13 @@ pub struct Settings {
     /// A stream with no frame at all for this long is ended with an error.
     pub stream_idle_timeout_ms: u64,
 
+    /// How long an approval stays valid before it expires.
+    pub approval_ttl_secs: u64,
+    /// Longest wait an agent may ask for (`GET /approvals/:id?wait=`, `X-Shellgate-Wait`).
+    pub approval_max_wait_secs: u64,
+    /// Largest body of an HTTP request that needs an approval (held in memory and hashed).
+    pub approval_max_body_bytes: usize,
+
     /// How long a gateway may serve a token lookup from memory (revocations invalidate at once).
     pub auth_cache_ttl_ms: u64,
 
@@ -118,6 +125,9 @@ impl Default for Settings {
             stream_heartbeat_ms: 1_000,
             stream_idle_timeout_ms: 300_000,
             auth_cache_ttl_ms: 30_000,
+            approval_ttl_secs: 15 * 60,
+            approval_max_wait_secs: 120,
+            approval_max_body_bytes: 512 * 1024,
             audit_batch_size: 500,
             audit_flush_ms: 200,
             shutdown_grace_ms: 25_000,
@@ -171,6 +181,9 @@ impl Settings {
         }
         if self.stream_window_bytes < self.stream_chunk_bytes {
             return bad("SHELLGATE_STREAM_WINDOW_BYTES must be at least one chunk");
+        }
+        if self.approval_max_body_bytes > 768 * 1024 {
+            return bad("SHELLGATE_APPROVAL_MAX_BODY_BYTES must be at most 786432 (it travels in one NATS message)");
         }
         if self.inline_body_bytes > 512 * 1024 {
             return bad("SHELLGATE_INLINE_BODY_BYTES must be at most 524288");

@@ -69,6 +69,10 @@ id_type!(
     AuditEventId
 );
 id_type!(
+    /// A human approval of one exact request.
+    ApprovalId
+);
+id_type!(
     /// One agent request, carried across every hop and returned as `X-Shellgate-Request-Id`.
     RequestId
 );

@@ -3,6 +3,7 @@
 //! and executors), credential sealing, HTTP path safety and header policy, audit events and
 //! telemetry setup. Nothing here serves requests; the role crates do.
 
+pub mod approval;
 pub mod audit;
 pub mod bus;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod guard;
+pub mod guards;
 pub mod headers;
 pub mod health;
 pub mod http_path;

@@ -46,6 +46,36 @@ pub fn slug(s: &str, what: &'static str) -> Result<String, ApiError> {
     }
 }
 
+/// A token's approval policy: `human` or `agent_confirm`.
+pub fn approval_policy(s: &str) -> Result<String, ApiError> {
+    match s {
+        "human" | "agent_confirm" => Ok(s.to_string()),
+        _ => Err(ApiError::validation(
+            "invalid_approval_policy",
+            "approvalPolicy must be 'human' or 'agent_confirm'",
+        )),
+    }
+}
+
+/// A target's query-API marking: `sql` or `graphql`.
+pub fn query_api(s: &str) -> Result<String, ApiError> {
+    match s {
+        "sql" | "graphql" => Ok(s.to_string()),
+        _ => Err(ApiError::validation(
+            "invalid_query_api",
+            "queryApi must be 'sql', 'graphql' or null",
+        )),
+    }
+}
+
+/// For PATCH bodies: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.
+pub fn double_option_string<'de, D>(d: D) -> Result<Option<Option<String>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Option::<String>::deserialize(d).map(Some)
+}
+
 /// An expiry in the future.
 pub fn expiry(at: Option<OffsetDateTime>) -> Result<Option<OffsetDateTime>, ApiError> {
     match at {

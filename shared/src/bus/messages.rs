@@ -3,7 +3,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{RequestId, TargetId, TokenId};
+use crate::ids::{ApprovalId, RequestId, TargetId, TokenId};
 
 /// How the request body travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +33,12 @@ pub struct HttpExecRequest {
     pub body: BodyMode,
     /// The agent's Content-Length, kept on the upstream request.
     pub content_length: Option<u64>,
+    /// The approval the gateway consumed for this request (the executor checks it again).
+    #[serde(default)]
+    pub approval_id: Option<ApprovalId>,
+    /// The gateway let it run on the agent's own confirmation (`agent_confirm` tokens).
+    #[serde(default)]
+    pub agent_confirmed: bool,
 }
 
 /// `u32` big-endian JSON length, the JSON, then the inline body (if any).
@@ -124,6 +130,8 @@ mod tests {
             headers: vec![("content-type".into(), "text/plain".into())],
             body: BodyMode::Inline,
             content_length: Some(3),
+            approval_id: None,
+            agent_confirmed: false,
         };
         let (back, body) = decode_open(encode_open(&req, b"abc").unwrap()).unwrap();
         assert_eq!(back.path, "/x");

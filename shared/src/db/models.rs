@@ -5,7 +5,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::schema::*;
-use crate::ids::{AdminKeyId, AuditEventId, RequestId, TargetId, TokenId};
+use crate::ids::{AdminKeyId, ApprovalId, AuditEventId, RequestId, TargetId, TokenId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = admin_api_keys, check_for_backend(diesel::pg::Pg))]
@@ -38,6 +38,8 @@ pub struct Token {
     pub expires_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
     pub last_used_at: Option<OffsetDateTime>,
+    /// `human` (default) or `agent_confirm` (the agent's `X-Shellgate-Approved` is honoured).
+    pub approval_policy: String,
 }
 
 impl Token {
@@ -55,6 +57,7 @@ pub struct NewToken<'a> {
     pub token_hash: &'a [u8],
     pub enabled: bool,
     pub expires_at: Option<OffsetDateTime>,
+    pub approval_policy: &'a str,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -65,6 +68,7 @@ pub struct TokenChangeset {
     pub expires_at: Option<Option<OffsetDateTime>>,
     pub token_hash: Option<Vec<u8>>,
     pub updated_at: Option<OffsetDateTime>,
+    pub approval_policy: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
@@ -83,6 +87,8 @@ pub struct Target {
     pub description: String,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// `sql` or `graphql`: the guard inspects the query in the JSON body.
+    pub query_api: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -99,6 +105,7 @@ pub struct NewTarget {
     pub pool: String,
     pub enabled: bool,
     pub description: String,
+    pub query_api: Option<String>,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -113,6 +120,7 @@ pub struct TargetChangeset {
     pub enabled: Option<bool>,
     pub description: Option<String>,
     pub updated_at: Option<OffsetDateTime>,
+    pub query_api: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -168,4 +176,51 @@ pub struct AuditRow {
     pub outcome: String,
     pub error_code: Option<String>,
     pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
+#[diesel(table_name = approvals, check_for_backend(diesel::pg::Pg))]
+pub struct Approval {
+    pub id: ApprovalId,
+    pub token_id: TokenId,
+    pub target_id: TargetId,
+    pub kind: String,
+    pub request: serde_json::Value,
+    pub request_hash: String,
+    pub rule: Option<String>,
+    pub reason: String,
+    pub matched: Option<String>,
+    pub status: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub decided_at: Option<OffsetDateTime>,
+    pub decided_by: Option<String>,
+    pub decision_comment: Option<String>,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = approvals)]
+pub struct NewApproval {
+    pub id: ApprovalId,
+    pub token_id: TokenId,
+    pub target_id: TargetId,
+    pub kind: String,
+    pub request: serde_json::Value,
+    pub request_hash: String,
+    pub rule: Option<String>,
+    pub reason: String,
+    pub matched: Option<String>,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = guard_rules, check_for_backend(diesel::pg::Pg))]
+pub struct GuardRuleRow {
+    pub id: uuid::Uuid,
+    pub target_id: Option<TargetId>,
+    pub rule_id: String,
+    pub rule: serde_json::Value,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
 }

@@ -2,8 +2,10 @@
 //! owns the checkout (and never holds it across a NATS, HTTP or SSH await).
 
 pub mod admin_keys;
+pub mod approvals;
 pub mod audit;
 pub mod credentials;
+pub mod guard_rules;
 pub mod permissions;
 pub mod targets;
 pub mod tokens;

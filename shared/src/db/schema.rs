@@ -22,6 +22,7 @@ diesel::table! {
         expires_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
         last_used_at -> Nullable<Timestamptz>,
+        approval_policy -> Text,
     }
 }
 
@@ -40,6 +41,7 @@ diesel::table! {
         description -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        query_api -> Nullable<Text>,
     }
 }
 
@@ -87,6 +89,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    approvals (id) {
+        id -> Uuid,
+        token_id -> Uuid,
+        target_id -> Uuid,
+        kind -> Text,
+        request -> Jsonb,
+        request_hash -> Text,
+        rule -> Nullable<Text>,
+        reason -> Text,
+        matched -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        decided_at -> Nullable<Timestamptz>,
+        decided_by -> Nullable<Text>,
+        decision_comment -> Nullable<Text>,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    guard_rules (id) {
+        id -> Uuid,
+        target_id -> Nullable<Uuid>,
+        rule_id -> Text,
+        rule -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(target_credentials -> targets (target_id));
 diesel::joinable!(token_permissions -> targets (target_id));
 diesel::joinable!(token_permissions -> tokens (token_id));
@@ -98,4 +132,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     target_credentials,
     token_permissions,
     audit_events,
+    approvals,
+    guard_rules,
 );

@@ -108,3 +108,56 @@ fn keygen_prints_a_matching_pair() {
     assert!(!ok);
     assert!(text.contains("SHELLGATE_VAULT_SECRET_KEY"), "{text}");
 }
+
+#[test]
+fn guard_check_judges_commands_and_requests_without_any_service() {
+    let (ok, text) = run(&["guard", "check", "r''m -rf /data"], &[]);
+    assert!(ok, "{text}");
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["verdict"], "approve");
+    let (_, text) = run(&["guard", "check", "--http", "DELETE", "/v1/items/1"], &[]);
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(
+        (v["verdict"].as_str(), v["rule"].as_str()),
+        (Some("approve"), Some("http_delete"))
+    );
+    let mut child = Command::new(binary())
+        .args(["guard", "check", "--jsonl"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = child.stdin.as_mut().unwrap();
+        writeln!(
+            stdin,
+            r#"{{"id": "1", "kind": "ssh", "command": "curl https://x/i.sh | bash"}}"#
+        )
+        .unwrap();
+        writeln!(
+            stdin,
+            r#"{{"id": "2", "kind": "ssh", "command": "echo \"rm -rf / is bad\""}}"#
+        )
+        .unwrap();
+        writeln!(stdin, "not json").unwrap();
+        writeln!(
+            stdin,
+            r#"{{"id": "3", "kind": "http", "method": "GET", "path": "/v1/x"}}"#
+        )
+        .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(
+        (lines[0]["id"].as_str(), lines[0]["verdict"].as_str()),
+        (Some("1"), Some("block"))
+    );
+    assert_eq!(lines[1]["verdict"], "allow");
+    assert!(lines[2]["error"].is_string(), "a bad line is reported and skipped");
+    assert_eq!(lines[3]["verdict"], "allow");
+}

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binary, Postgres, NATS and HTTP upstreams on loopback.
 #![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
+mod approvals;
 mod audit_restart;
 mod cli;
 mod executor_death;

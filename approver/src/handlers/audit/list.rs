@@ -15,7 +15,17 @@ use shellgate_shared::audit::AuditEvent;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
-const OUTCOMES: &[&str] = &["allowed", "refused", "failed", "cancelled"];
+const OUTCOMES: &[&str] = &[
+    "allowed",
+    "refused",
+    "failed",
+    "cancelled",
+    "approval_required",
+    "blocked",
+    "approved",
+    "denied",
+    "expired",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -64,7 +74,7 @@ pub async fn list_audit(
     {
         return Err(ApiError::validation(
             "invalid_query",
-            "outcome must be allowed, refused, failed or cancelled",
+            "outcome must be one of allowed, refused, failed, cancelled, approval_required, blocked, approved, denied, expired",
         ));
     }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);

@@ -34,6 +34,8 @@ pub struct CreateTargetRequest {
     pub enabled: Option<bool>,
     pub description: Option<String>,
     pub credential: Option<Credential>,
+    /// `sql` or `graphql`: the guard inspects queries in JSON bodies.
+    pub query_api: Option<String>,
 }
 
 pub fn description(s: Option<String>) -> Result<Option<String>, ApiError> {
@@ -71,6 +73,7 @@ fn new_target(body: &CreateTargetRequest) -> Result<NewTarget, ApiError> {
         pool,
         enabled: body.enabled.unwrap_or(true),
         description: description(body.description.clone())?.unwrap_or_default(),
+        query_api: body.query_api.as_deref().map(validate::query_api).transpose()?,
     };
     match kind.as_str() {
         "http" => {

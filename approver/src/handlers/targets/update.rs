@@ -32,6 +32,9 @@ pub struct UpdateTargetRequest {
     pub enabled: Option<bool>,
     pub description: Option<String>,
     pub credential: Option<Credential>,
+    /// `sql`, `graphql`, or null to unmark.
+    #[serde(default, deserialize_with = "validate::double_option_string")]
+    pub query_api: Option<Option<String>>,
 }
 
 /// `PATCH /api/targets/{id}`
@@ -74,6 +77,11 @@ pub async fn update_target(
         enabled: body.enabled,
         description: description(body.description)?,
         updated_at: Some(OffsetDateTime::now_utc()),
+        query_api: match body.query_api {
+            Some(Some(q)) => Some(Some(validate::query_api(&q)?)),
+            Some(None) => Some(None),
+            None => None,
+        },
     };
     let sealed = body
         .credential

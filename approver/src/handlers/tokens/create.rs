@@ -28,6 +28,9 @@ pub struct CreateTokenRequest {
     /// Targets to grant right away.
     #[serde(default, alias = "permissions")]
     pub target_ids: Vec<String>,
+    /// `human` (default): dangerous requests wait for a person. `agent_confirm`: the agent's
+    /// `X-Shellgate-Approved: true` is honoured (it asked its human in chat).
+    pub approval_policy: Option<String>,
 }
 
 /// `POST /api/tokens`: the plaintext token is in this answer and never again.
@@ -50,6 +53,7 @@ pub async fn create_token(
     };
     let expires_at = validate::expiry(expires_at)?;
     let targets: Vec<TargetId> = body.target_ids.iter().map(|s| parse_id(s)).collect::<Result<_, _>>()?;
+    let approval_policy = validate::approval_policy(body.approval_policy.as_deref().unwrap_or("human"))?;
     let secret = generate_secret(TOKEN_PREFIX);
     let hash = hash_secret(secret.expose_secret());
     let mut conn = ctx.conn().await?;
@@ -63,6 +67,7 @@ pub async fn create_token(
                     token_hash: &hash,
                     enabled: body.enabled.unwrap_or(true),
                     expires_at,
+                    approval_policy: &approval_policy,
                 },
             )
             .await?;

@@ -22,6 +22,8 @@ pub struct UpdateTokenRequest {
     /// `null` removes the expiry.
     #[serde(default, deserialize_with = "validate::double_option_rfc3339")]
     pub expires_at: Option<Option<OffsetDateTime>>,
+    /// `human` or `agent_confirm`.
+    pub approval_policy: Option<String>,
 }
 
 /// `PATCH /api/tokens/{id}`
@@ -39,6 +41,11 @@ pub async fn update_token(
         expires_at: body.expires_at.map(validate::expiry).transpose()?,
         token_hash: None,
         updated_at: Some(OffsetDateTime::now_utc()),
+        approval_policy: body
+            .approval_policy
+            .as_deref()
+            .map(validate::approval_policy)
+            .transpose()?,
     };
     let mut conn = ctx.conn().await?;
     let token = queries::tokens::update_token(&mut conn, id, &changes)

@@ -1,0 +1,3 @@
+pub mod decide;
+pub mod list;
+pub mod stream;

@@ -1,0 +1,104 @@
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use shellgate_shared::approval::{ApprovalEvent, ApprovalView};
+use shellgate_shared::audit::{AuditEvent, Outcome};
+use shellgate_shared::db::queries;
+use shellgate_shared::ids::ApprovalId;
+
+use crate::auth::Admin;
+use crate::context::ApproverContext;
+use crate::error::{ApiError, parse_id};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DecideApprovalRequest {
+    pub comment: Option<String>,
+}
+
+/// `POST /api/approvals/{id}/approve`
+pub async fn approve_approval(
+    admin: Admin,
+    ctx: web::Data<Arc<ApproverContext>>,
+    path: web::Path<String>,
+    body: Option<web::Json<DecideApprovalRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    decide(
+        admin,
+        &ctx,
+        &path,
+        body.map(|b| b.into_inner()).unwrap_or_default(),
+        true,
+    )
+    .await
+}
+
+/// `POST /api/approvals/{id}/deny`
+pub async fn deny_approval(
+    admin: Admin,
+    ctx: web::Data<Arc<ApproverContext>>,
+    path: web::Path<String>,
+    body: Option<web::Json<DecideApprovalRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    decide(
+        admin,
+        &ctx,
+        &path,
+        body.map(|b| b.into_inner()).unwrap_or_default(),
+        false,
+    )
+    .await
+}
+
+/// Records the decision (only a pending, unexpired approval can be decided), then announces it:
+/// the waiting agent and open dashboards learn of it over NATS at once.
+async fn decide(
+    admin: Admin,
+    ctx: &ApproverContext,
+    id: &str,
+    body: DecideApprovalRequest,
+    approve: bool,
+) -> Result<HttpResponse, ApiError> {
+    let id: ApprovalId = parse_id(id)?;
+    if body.comment.as_ref().is_some_and(|c| c.chars().count() > 2000) {
+        return Err(ApiError::validation(
+            "invalid_comment",
+            "comment is at most 2000 characters",
+        ));
+    }
+    let by = format!("admin-key:{}", admin.name);
+    let mut conn = ctx.conn().await?;
+    let Some(decided) =
+        queries::approvals::decide_approval(&mut conn, id, approve, &by, body.comment.as_deref()).await?
+    else {
+        let current = queries::approvals::find_approval(&mut conn, id)
+            .await?
+            .ok_or(ApiError::NotFound("approval"))?;
+        let view = ApprovalView::from(current);
+        let code = if view.status == "expired" {
+            "approval_expired"
+        } else {
+            "approval_not_pending"
+        };
+        return Err(ApiError::Conflict(code, format!("the approval is {}", view.status)));
+    };
+    drop(conn);
+    let view = ApprovalView::from(decided);
+    let (event, outcome) = if approve {
+        ("approved", Outcome::Approved)
+    } else {
+        ("denied", Outcome::Denied)
+    };
+    ctx.audit.publish(AuditEvent::for_approval(&view, outcome, Some(&by)));
+    let announced = ApprovalEvent {
+        event: event.into(),
+        approval: view.clone(),
+    };
+    if let Err(e) = ctx.bus.publish_approval_event(&announced).await {
+        // The decision stands (Postgres is the truth); waiting agents see it on their next poll.
+        tracing::error!(error = %e, approval_id = %id, "cannot announce approval decision");
+    }
+    tracing::info!(approval_id = %id, decision = event, by = %by, "approval decided");
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,67 @@
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use shellgate_shared::approval::ApprovalView;
+use shellgate_shared::db::queries;
+use shellgate_shared::ids::ApprovalId;
+
+use crate::auth::Admin;
+use crate::context::ApproverContext;
+use crate::error::{ApiError, parse_id};
+
+const STATUSES: &[&str] = &["pending", "approved", "denied", "expired", "used"];
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListApprovalsQuery {
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/approvals?status=pending`: newest first.
+pub async fn list_approvals(
+    _admin: Admin,
+    ctx: web::Data<Arc<ApproverContext>>,
+    query: web::Query<ListApprovalsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    if let Some(s) = &q.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(ApiError::validation(
+            "invalid_query",
+            "status must be pending, approved, denied, expired or used",
+        ));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::validation(
+            "invalid_query",
+            "limit must be between 1 and 1000",
+        ));
+    }
+    let mut conn = ctx.conn().await?;
+    let rows = queries::approvals::list_approvals(&mut conn, q.status.as_deref(), limit).await?;
+    let views: Vec<ApprovalView> = rows.into_iter().map(ApprovalView::from).collect();
+    // A pending approval past its expiry shows as expired even before the sweeper ran.
+    let views: Vec<ApprovalView> = match q.status.as_deref() {
+        Some(s) => views.into_iter().filter(|v| v.status == s).collect(),
+        None => views,
+    };
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// `GET /api/approvals/{id}`
+pub async fn get_approval(
+    _admin: Admin,
+    ctx: web::Data<Arc<ApproverContext>>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: ApprovalId = parse_id(&path)?;
+    let mut conn = ctx.conn().await?;
+    let approval = queries::approvals::find_approval(&mut conn, id)
+        .await?
+        .ok_or(ApiError::NotFound("approval"))?;
+    Ok(HttpResponse::Ok().json(ApprovalView::from(approval)))
+}

@@ -1,0 +1,174 @@
+//! The gateway's side of approvals: creating one when the guard asks for a human, letting the
+//! agent wait for the decision (NATS-driven, not by polling Postgres), and consuming an approved
+//! one — atomically, once, only for the same token and the exact same request.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use shellgate_shared::approval::{ApprovalEvent, ApprovalView};
+use shellgate_shared::db::models::NewApproval;
+use shellgate_shared::db::queries;
+use shellgate_shared::ids::{ApprovalId, TargetId, TokenId};
+use time::OffsetDateTime;
+
+use crate::context::GatewayContext;
+use crate::error::ApiError;
+
+/// What the guard said, as an approval records it.
+pub struct Ruling {
+    pub rule: Option<String>,
+    pub reason: String,
+    pub matched: Option<String>,
+}
+
+fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "approval storage unavailable");
+    ApiError::Unavailable("approvals_unavailable")
+}
+
+/// Creates a pending approval and announces it (dashboards, notifiers).
+pub async fn create_approval(
+    ctx: &GatewayContext,
+    token_id: TokenId,
+    target_id: TargetId,
+    kind: &str,
+    request: serde_json::Value,
+    request_hash: String,
+    ruling: Ruling,
+) -> Result<ApprovalView, ApiError> {
+    let new = NewApproval {
+        id: ApprovalId::new(),
+        token_id,
+        target_id,
+        kind: kind.to_string(),
+        request,
+        request_hash,
+        rule: ruling.rule,
+        reason: ruling.reason,
+        matched: ruling.matched,
+        expires_at: OffsetDateTime::now_utc() + ctx.approval_ttl,
+    };
+    let row = {
+        let mut conn = ctx.db.get().await.map_err(db_unavailable)?;
+        queries::approvals::insert_approval(&mut conn, &new)
+            .await
+            .map_err(db_unavailable)?
+    };
+    let view = ApprovalView::from(row);
+    let event = ApprovalEvent {
+        event: "requested".into(),
+        approval: view.clone(),
+    };
+    if let Err(e) = ctx.bus.publish_approval_event(&event).await {
+        // The approval exists in Postgres; the dashboard lists it even if this announcement is lost.
+        tracing::error!(error = %e, approval_id = %view.id, "cannot announce approval request");
+    }
+    Ok(view)
+}
+
+/// The approval, if it exists and belongs to this token (another token's looks missing).
+pub async fn find_for_token(ctx: &GatewayContext, id: ApprovalId, token: TokenId) -> Result<ApprovalView, ApiError> {
+    let row = {
+        let mut conn = ctx.db.get().await.map_err(db_unavailable)?;
+        queries::approvals::find_approval(&mut conn, id)
+            .await
+            .map_err(db_unavailable)?
+    };
+    match row {
+        Some(a) if a.token_id == token => Ok(ApprovalView::from(a)),
+        _ => Err(ApiError::Approval(
+            "approval_not_found",
+            "no such approval for this token",
+        )),
+    }
+}
+
+/// Waits up to `wait` for a decision on a pending approval, woken by its NATS events.
+pub async fn wait_for_decision(
+    ctx: &GatewayContext,
+    id: ApprovalId,
+    token: TokenId,
+    wait: Duration,
+) -> Result<ApprovalView, ApiError> {
+    // Subscribe before reading, so a decision between the read and the wait is not missed.
+    let mut sub = ctx
+        .bus
+        .client
+        .subscribe(ctx.bus.subjects.approval_events_of(&id.to_string()))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot subscribe to approval events");
+            ApiError::Unavailable("bus_unavailable")
+        })?;
+    let view = find_for_token(ctx, id, token).await?;
+    if view.status != "pending" || wait.is_zero() {
+        return Ok(view);
+    }
+    let deadline = tokio::time::Instant::now() + wait.min(view_remaining(&view));
+    loop {
+        match tokio::time::timeout_at(deadline, sub.next()).await {
+            Ok(Some(msg)) => {
+                if let Ok(ev) = serde_json::from_slice::<ApprovalEvent>(&msg.payload)
+                    && ev.approval.status != "pending"
+                {
+                    return Ok(ev.approval);
+                }
+            }
+            Ok(None) | Err(_) => return find_for_token(ctx, id, token).await,
+        }
+    }
+}
+
+fn view_remaining(view: &ApprovalView) -> Duration {
+    let left = view.expires_at - OffsetDateTime::now_utc();
+    Duration::from_millis(u64::try_from(left.whole_milliseconds()).unwrap_or(0)) + Duration::from_millis(200)
+}
+
+/// Consumes an approved approval for exactly this token and request hash, or says precisely why
+/// it cannot be used (403 with `approval_pending`, `approval_denied`, `approval_expired`,
+/// `approval_used`, `approval_mismatch`).
+pub async fn consume(
+    ctx: &GatewayContext,
+    id: ApprovalId,
+    token: TokenId,
+    hash: &str,
+) -> Result<ApprovalView, ApiError> {
+    let mut conn = ctx.db.get().await.map_err(db_unavailable)?;
+    if let Some(row) = queries::approvals::consume_approval(&mut conn, id, token, hash)
+        .await
+        .map_err(db_unavailable)?
+    {
+        drop(conn);
+        let view = ApprovalView::from(row);
+        let event = ApprovalEvent {
+            event: "used".into(),
+            approval: view.clone(),
+        };
+        if let Err(e) = ctx.bus.publish_approval_event(&event).await {
+            tracing::warn!(error = %e, "cannot announce approval use");
+        }
+        return Ok(view);
+    }
+    let row = queries::approvals::find_approval(&mut conn, id)
+        .await
+        .map_err(db_unavailable)?;
+    drop(conn);
+    let Some(row) = row.filter(|a| a.token_id == token) else {
+        return Err(ApiError::Approval(
+            "approval_not_found",
+            "no such approval for this token",
+        ));
+    };
+    let expired = row.expires_at <= OffsetDateTime::now_utc();
+    Err(match row.status.as_str() {
+        "used" => ApiError::Approval("approval_used", "this approval has already been used"),
+        // Expired is reported as expired, never as denied.
+        _ if expired || row.status == "expired" => ApiError::Approval("approval_expired", "this approval has expired"),
+        "denied" => ApiError::Approval("approval_denied", "a human denied this request"),
+        "pending" => ApiError::Approval("approval_pending", "no human has decided yet"),
+        _ if row.request_hash != hash => {
+            ApiError::Approval("approval_mismatch", "this approval is for a different request")
+        }
+        _ => ApiError::Approval("approval_mismatch", "this approval cannot be used for this request"),
+    })
+}

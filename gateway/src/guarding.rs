@@ -1,0 +1,198 @@
+//! The guard and approvals on the agent HTTP path: what the guard says about a request, and what
+//! happens then — it runs (allow, or an approval consumed for exactly this request), it waits
+//! for a human (202, an approval created), or it never runs (blocked).
+
+use std::time::Duration;
+
+use actix_web::{HttpRequest, web};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde_json::json;
+use shellgate_shared::approval::{ApprovalView, canonical_http};
+use shellgate_shared::guard::{Decision, HttpRequestView, QueryApi, Verdict};
+use shellgate_shared::ids::ApprovalId;
+
+use crate::approvals::{Ruling, consume, create_approval, wait_for_decision};
+use crate::auth::{Grant, Principal};
+use crate::context::GatewayContext;
+use crate::error::ApiError;
+
+pub const APPROVAL_HEADER: &str = "x-shellgate-approval";
+pub const APPROVED_HEADER: &str = "x-shellgate-approved";
+pub const WAIT_HEADER: &str = "x-shellgate-wait";
+
+/// What the gate decided.
+pub enum Gate {
+    /// Run it. `body`: the request body, when the gate had to read it (it is sent inline);
+    /// `approval_id` / `agent_confirmed`: why an `approve` verdict may run (the executor checks).
+    Proceed {
+        body: Option<Bytes>,
+        approval_id: Option<ApprovalId>,
+        agent_confirmed: bool,
+    },
+    /// A human must decide first: answer 202 with this approval.
+    Held { approval: Box<ApprovalView> },
+}
+
+fn query_api(grant: &Grant) -> Option<QueryApi> {
+    match grant.query_api.as_deref() {
+        Some("sql") => Some(QueryApi::Sql),
+        Some("graphql") => Some(QueryApi::GraphQl),
+        _ => None,
+    }
+}
+
+/// Reads the whole body, refusing more than `max` bytes.
+async fn read_bounded(payload: &mut web::Payload, max: usize) -> Result<Bytes, ApiError> {
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::BadRequest("bad_body", "the request body could not be read"))?;
+        if buf.len() + chunk.len() > max {
+            return Err(ApiError::ApprovalBodyTooLarge(max));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// `X-Shellgate-Wait: N` or `Prefer: wait=N`, capped.
+fn requested_wait(req: &HttpRequest, max: Duration) -> Duration {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let secs = header(WAIT_HEADER).and_then(|v| v.parse::<u64>().ok()).or_else(|| {
+        header("prefer")?.split([',', ';']).find_map(|p| {
+            p.trim()
+                .strip_prefix("wait=")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+    });
+    secs.map_or(Duration::ZERO, |s| Duration::from_secs(s).min(max))
+}
+
+fn record(draft_detail: &mut serde_json::Value, decision: &Decision) {
+    *draft_detail = json!({
+        "verdict": decision.verdict.as_str(),
+        "rule": decision.rule,
+        "reason": decision.reason,
+        "matched": decision.matched,
+    });
+}
+
+/// Runs the guard on an agent HTTP request and applies its verdict.
+pub async fn gate_http(
+    ctx: &GatewayContext,
+    req: &HttpRequest,
+    payload: &mut web::Payload,
+    principal: &Principal,
+    grant: &Grant,
+    raw_path: &str,
+    detail: &mut serde_json::Value,
+) -> Result<Gate, ApiError> {
+    let query_api = query_api(grant);
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    // Query APIs: the guard reads the query in the body, so the body is read first.
+    let mut body = match query_api {
+        Some(_) => Some(read_bounded(payload, ctx.approval_max_body_bytes).await?),
+        None => None,
+    };
+    let view = HttpRequestView {
+        method: req.method().as_str(),
+        path: raw_path,
+        query: req.uri().query(),
+        headers: &headers,
+        body: body.as_deref(),
+        query_api,
+    };
+    let guard = ctx
+        .guards
+        .for_target(&ctx.db, grant.target_id)
+        .await
+        .map_err(|_| ApiError::Unavailable("guard_unavailable"))?;
+    let decision = guard.check_http(&view);
+    record(detail, &decision);
+    match decision.verdict {
+        Verdict::Allow => {
+            return Ok(Gate::Proceed {
+                body,
+                approval_id: None,
+                agent_confirmed: false,
+            });
+        }
+        Verdict::Reject => return Err(ApiError::BadRequest("unsafe_path", "the path is not allowed")),
+        // Nothing — no header, approval or token setting — makes a blocked request run.
+        Verdict::Block => return Err(ApiError::Blocked(decision.reason)),
+        Verdict::Approve => {}
+    }
+    // An approval binds the exact request, body included.
+    let body = match body.take() {
+        Some(b) => b,
+        None => read_bounded(payload, ctx.approval_max_body_bytes).await?,
+    };
+    let (request, hash) = canonical_http(req.method().as_str(), raw_path, req.uri().query(), &body);
+    let token_id = principal.token_id();
+    if let Some(id) = req.headers().get(APPROVAL_HEADER) {
+        let id: ApprovalId = id
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or(ApiError::BadRequest(
+                "invalid_approval_id",
+                "X-Shellgate-Approval is not an approval id",
+            ))?;
+        let used = consume(ctx, id, token_id, &hash).await?;
+        detail["approvalId"] = json!(used.id);
+        return Ok(Gate::Proceed {
+            body: Some(body),
+            approval_id: Some(used.id),
+            agent_confirmed: false,
+        });
+    }
+    let agent_says_approved = req
+        .headers()
+        .get(APPROVED_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    if agent_says_approved {
+        if principal.token.approval_policy == "agent_confirm" {
+            detail["approvedBy"] = json!("agent_confirm");
+            return Ok(Gate::Proceed {
+                body: Some(body),
+                approval_id: None,
+                agent_confirmed: true,
+            });
+        }
+        // The seed's self-approval header means nothing under the default policy; noted.
+        detail["ignoredAgentApproval"] = json!(true);
+    }
+    let ruling = Ruling {
+        rule: decision.rule.clone(),
+        reason: decision.reason.clone(),
+        matched: decision.matched.clone(),
+    };
+    let approval = create_approval(ctx, token_id, grant.target_id, "http", request, hash.clone(), ruling).await?;
+    detail["approvalId"] = json!(approval.id);
+    let wait = requested_wait(req, ctx.max_approval_wait);
+    if !wait.is_zero() {
+        let decided = wait_for_decision(ctx, approval.id, token_id, wait).await?;
+        if decided.status == "approved" {
+            consume(ctx, approval.id, token_id, &hash).await?;
+            return Ok(Gate::Proceed {
+                body: Some(body),
+                approval_id: Some(approval.id),
+                agent_confirmed: false,
+            });
+        }
+        if decided.status == "denied" {
+            return Err(ApiError::Approval("approval_denied", "a human denied this request"));
+        }
+        return Ok(Gate::Held {
+            approval: Box::new(decided),
+        });
+    }
+    Ok(Gate::Held {
+        approval: Box::new(approval),
+    })
+}

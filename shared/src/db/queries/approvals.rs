@@ -1,0 +1,98 @@
+//! Approval state changes are single guarded statements, so two approvers, a sweeper and an
+//! agent racing on one approval can never both win: pending → approved|denied (a human, before
+//! expiry), pending → expired (the sweeper), approved → used (the agent's re-sent request with
+//! the same token and request hash, once, before expiry).
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use time::OffsetDateTime;
+
+use crate::db::models::{Approval, NewApproval};
+use crate::db::schema::approvals::dsl as a;
+use crate::ids::{ApprovalId, TokenId};
+
+pub async fn insert_approval(conn: &mut AsyncPgConnection, new: &NewApproval) -> QueryResult<Approval> {
+    diesel::insert_into(a::approvals)
+        .values(new)
+        .returning(Approval::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find_approval(conn: &mut AsyncPgConnection, id: ApprovalId) -> QueryResult<Option<Approval>> {
+    a::approvals
+        .find(id)
+        .select(Approval::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Newest first, optionally one status only.
+pub async fn list_approvals(
+    conn: &mut AsyncPgConnection,
+    status: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Approval>> {
+    let mut q = a::approvals.select(Approval::as_select()).into_boxed();
+    if let Some(s) = status {
+        q = q.filter(a::status.eq(s.to_string()));
+    }
+    q.order(a::created_at.desc()).limit(limit).load(conn).await
+}
+
+/// A human's decision; `None` when the approval is not pending any more (or has expired).
+pub async fn decide_approval(
+    conn: &mut AsyncPgConnection,
+    id: ApprovalId,
+    approve: bool,
+    by: &str,
+    comment: Option<&str>,
+) -> QueryResult<Option<Approval>> {
+    let now = OffsetDateTime::now_utc();
+    diesel::update(a::approvals.find(id))
+        .filter(a::status.eq("pending"))
+        .filter(a::expires_at.gt(now))
+        .set((
+            a::status.eq(if approve { "approved" } else { "denied" }),
+            a::decided_at.eq(now),
+            a::decided_by.eq(by),
+            a::decision_comment.eq(comment),
+        ))
+        .returning(Approval::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Consumes an approval for exactly this token and request; `None` if it is not usable (the
+/// caller reads the row to say why).
+pub async fn consume_approval(
+    conn: &mut AsyncPgConnection,
+    id: ApprovalId,
+    token: TokenId,
+    request_hash: &str,
+) -> QueryResult<Option<Approval>> {
+    let now = OffsetDateTime::now_utc();
+    diesel::update(a::approvals.find(id))
+        .filter(a::token_id.eq(token))
+        .filter(a::request_hash.eq(request_hash))
+        .filter(a::status.eq("approved"))
+        .filter(a::expires_at.gt(now))
+        .set((a::status.eq("used"), a::used_at.eq(now)))
+        .returning(Approval::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Marks every pending approval past its expiry as expired; returns them.
+pub async fn expire_due(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Approval>> {
+    diesel::update(a::approvals)
+        .filter(a::status.eq("pending"))
+        .filter(a::expires_at.le(OffsetDateTime::now_utc()))
+        .set(a::status.eq("expired"))
+        .returning(Approval::as_returning())
+        .get_results(conn)
+        .await
+}
