@@ -185,6 +185,7 @@ pub async fn start_approver(
         ctx.db.clone(),
         ctx.bus.clone(),
         ctx.audit.clone(),
+        ctx.metrics.clone(),
         stop_rx,
     ));
     let data = web::Data::new(ctx);

@@ -7,19 +7,25 @@ use shellgate_shared::audit::publisher::AuditPublisher;
 use shellgate_shared::audit::{AuditEvent, Outcome};
 use shellgate_shared::bus::Bus;
 use shellgate_shared::db::{DbPool, queries};
+use shellgate_shared::metrics::Metrics;
 use tokio::sync::watch;
 
 /// How often due approvals are looked for.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-pub async fn run(db: DbPool, bus: Bus, audit: AuditPublisher, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(db: DbPool, bus: Bus, audit: AuditPublisher, metrics: Metrics, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(SWEEP_EVERY) => {}
             _ = shutdown.changed() => return,
         }
         let expired = match db.get().await {
-            Ok(mut conn) => queries::approvals::expire_due(&mut conn).await,
+            Ok(mut conn) => {
+                if let Ok(n) = queries::approvals::count_pending(&mut conn).await {
+                    metrics.approver.approvals_pending.set(n);
+                }
+                queries::approvals::expire_due(&mut conn).await
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "approval sweep skipped: database unavailable");
                 continue;

@@ -11,6 +11,7 @@ use serde_json::json;
 use shellgate_shared::approval::{ApprovalView, canonical_http};
 use shellgate_shared::guard::{Decision, HttpRequestView, QueryApi, Verdict};
 use shellgate_shared::ids::ApprovalId;
+use shellgate_shared::metrics::VerdictLabels;
 
 use crate::approvals::{Ruling, consume, create_approval, wait_for_decision};
 use crate::auth::{Grant, Principal};
@@ -113,6 +114,15 @@ pub async fn gate_http(
         .map_err(|_| ApiError::Unavailable("guard_unavailable"))?;
     let decision = guard.check_http(&view);
     record(detail, &decision);
+    ctx.metrics
+        .gateway
+        .guard_verdicts
+        .get_or_create(&VerdictLabels {
+            kind: "http".into(),
+            verdict: decision.verdict.as_str().into(),
+            rule: decision.rule.clone().unwrap_or_else(|| "none".into()),
+        })
+        .inc();
     match decision.verdict {
         Verdict::Allow => {
             return Ok(Gate::Proceed {

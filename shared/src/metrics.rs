@@ -32,6 +32,14 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+/// Rule ids are bounded: the built-in pack plus the rules admins created.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictLabels {
+    pub kind: String,
+    pub verdict: String,
+    pub rule: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PoolLabels {
     pub pool: String,
@@ -46,6 +54,7 @@ pub struct GatewayMetrics {
     /// answers, the upstream).
     pub executor_first_frame: Histogram,
     pub inflight_streams: Gauge,
+    pub guard_verdicts: Family<VerdictLabels, Counter>,
 }
 
 /// Executor: upstream calls and capacity.
@@ -63,6 +72,10 @@ pub struct ApproverMetrics {
     pub audit_batch_duration: Histogram,
     /// Audit events stored in JetStream but not yet written to Postgres.
     pub audit_pending: Gauge,
+    /// Approvals waiting for a human.
+    pub approvals_pending: Gauge,
+    /// From an approval's creation to a human's decision.
+    pub approval_decision: Histogram,
 }
 
 #[derive(Clone)]
@@ -81,6 +94,7 @@ impl Metrics {
             duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             executor_first_frame: latency_histogram(),
             inflight_streams: Gauge::default(),
+            guard_verdicts: Family::default(),
         };
         let executor = ExecutorMetrics {
             upstream_duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
@@ -91,6 +105,8 @@ impl Metrics {
             audit_events_written: Counter::default(),
             audit_batch_duration: latency_histogram(),
             audit_pending: Gauge::default(),
+            approvals_pending: Gauge::default(),
+            approval_decision: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
         };
         let g = registry.sub_registry_with_prefix("gateway");
         g.register(
@@ -112,6 +128,11 @@ impl Metrics {
             "inflight_streams",
             "Responses being streamed to agents",
             gateway.inflight_streams.clone(),
+        );
+        g.register(
+            "guard_verdicts",
+            "Guard verdicts by kind, verdict and rule",
+            gateway.guard_verdicts.clone(),
         );
         let e = registry.sub_registry_with_prefix("executor");
         e.register(
@@ -140,6 +161,17 @@ impl Metrics {
             "pending_events",
             "Audit events in JetStream not yet written to Postgres",
             approver.audit_pending.clone(),
+        );
+        let ap = registry.sub_registry_with_prefix("approvals");
+        ap.register(
+            "pending",
+            "Approvals waiting for a human",
+            approver.approvals_pending.clone(),
+        );
+        ap.register(
+            "decision_seconds",
+            "Time from an approval's creation to a human's decision",
+            approver.approval_decision.clone(),
         );
         Self {
             registry: Arc::new(registry),

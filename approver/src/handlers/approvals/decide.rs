@@ -85,6 +85,10 @@ async fn decide(
     };
     drop(conn);
     let view = ApprovalView::from(decided);
+    if let Some(at) = view.decided_at {
+        let waited = (at - view.created_at).as_seconds_f64().max(0.0);
+        ctx.metrics.approver.approval_decision.observe(waited);
+    }
     let (event, outcome) = if approve {
         ("approved", Outcome::Approved)
     } else {

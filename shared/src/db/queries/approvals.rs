@@ -86,6 +86,16 @@ pub async fn consume_approval(
         .optional()
 }
 
+/// How many approvals wait for a human now.
+pub async fn count_pending(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    a::approvals
+        .filter(a::status.eq("pending"))
+        .filter(a::expires_at.gt(OffsetDateTime::now_utc()))
+        .count()
+        .get_result(conn)
+        .await
+}
+
 /// Marks every pending approval past its expiry as expired; returns them.
 pub async fn expire_due(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Approval>> {
     diesel::update(a::approvals)
