@@ -90,6 +90,9 @@ pub async fn wait_for_decision(
     token: TokenId,
     wait: Duration,
 ) -> Result<ApprovalView, ApiError> {
+    if wait.is_zero() {
+        return find_for_token(ctx, id, token).await;
+    }
     // Subscribe before reading, so a decision between the read and the wait is not missed.
     let mut sub = ctx
         .bus
@@ -101,7 +104,7 @@ pub async fn wait_for_decision(
             ApiError::Unavailable("bus_unavailable")
         })?;
     let view = find_for_token(ctx, id, token).await?;
-    if view.status != "pending" || wait.is_zero() {
+    if view.status != "pending" {
         return Ok(view);
     }
     let deadline = tokio::time::Instant::now() + wait.min(view_remaining(&view));

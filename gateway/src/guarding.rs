@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::json;
 use shellgate_shared::approval::{ApprovalView, canonical_http};
+use shellgate_shared::bus::messages::HttpExecRequest;
 use shellgate_shared::guard::{Decision, HttpRequestView, QueryApi, Verdict};
 use shellgate_shared::ids::ApprovalId;
 use shellgate_shared::metrics::VerdictLabels;
@@ -85,15 +86,12 @@ pub async fn gate_http(
     payload: &mut web::Payload,
     principal: &Principal,
     grant: &Grant,
-    raw_path: &str,
+    open: &HttpExecRequest,
     detail: &mut serde_json::Value,
 ) -> Result<Gate, ApiError> {
     let query_api = query_api(grant);
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
+    // The forwarded headers: exactly what the executor's re-check will see.
+    let (raw_path, headers) = (open.path.as_str(), open.headers.as_slice());
     // Query APIs: the guard reads the query in the body, so the body is read first.
     let mut body = match query_api {
         Some(_) => Some(read_bounded(payload, ctx.approval_max_body_bytes).await?),
@@ -103,7 +101,7 @@ pub async fn gate_http(
         method: req.method().as_str(),
         path: raw_path,
         query: req.uri().query(),
-        headers: &headers,
+        headers,
         body: body.as_deref(),
         query_api,
     };

@@ -143,7 +143,6 @@ struct Prepared {
     pool: String,
     principal: Arc<Principal>,
     grant: Grant,
-    raw_path: String,
 }
 
 async fn prepare(
@@ -187,7 +186,6 @@ async fn prepare(
         pool: grant.pool.clone(),
         principal: principal.clone(),
         grant: grant.clone(),
-        raw_path: raw_path.to_string(),
         open: HttpExecRequest {
             request_id,
             token_id: principal.token_id(),
@@ -300,7 +298,6 @@ async fn forward_inner(
         pool,
         principal,
         grant,
-        raw_path,
     } = prepare(ctx, req, draft, request_id).await?;
     let gated = gate_http(
         ctx,
@@ -308,7 +305,7 @@ async fn forward_inner(
         &mut payload,
         &principal,
         &grant,
-        &raw_path,
+        &open,
         &mut draft.event.detail,
     )
     .await?;

@@ -153,30 +153,29 @@ impl Bus {
 
     /// Creates the audit stream if missing (file storage: it survives a NATS restart).
     pub async fn ensure_audit_stream(&self, url: &str) -> Result<jetstream::stream::Stream, BusError> {
-        self.jetstream()
-            .get_or_create_stream(jetstream::stream::Config {
-                name: self.subjects.audit_stream(),
-                subjects: vec![self.subjects.audit_wildcard()],
-                storage: jetstream::stream::StorageType::File,
-                retention: jetstream::stream::RetentionPolicy::Limits,
-                max_age: Duration::from_secs(7 * 24 * 3600),
-                duplicate_window: Duration::from_secs(120),
-                ..Default::default()
-            })
+        self.ensure_stream(url, self.subjects.audit_stream(), self.subjects.audit_wildcard())
             .await
-            .map_err(|e| BusError::JetStream {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })
     }
 
     /// Creates the approval events stream if missing.
     pub async fn ensure_approval_stream(&self, url: &str) -> Result<jetstream::stream::Stream, BusError> {
+        self.ensure_stream(url, self.subjects.approval_stream(), self.subjects.approval_events())
+            .await
+    }
+
+    /// A file-backed stream kept a week, deduplicating by `Nats-Msg-Id` for two minutes.
+    async fn ensure_stream(
+        &self,
+        url: &str,
+        name: String,
+        subject: String,
+    ) -> Result<jetstream::stream::Stream, BusError> {
         self.jetstream()
             .get_or_create_stream(jetstream::stream::Config {
-                name: self.subjects.approval_stream(),
-                subjects: vec![self.subjects.approval_events()],
+                name,
+                subjects: vec![subject],
                 storage: jetstream::stream::StorageType::File,
+                retention: jetstream::stream::RetentionPolicy::Limits,
                 max_age: Duration::from_secs(7 * 24 * 3600),
                 duplicate_window: Duration::from_secs(120),
                 ..Default::default()
