@@ -47,6 +47,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/targets/{id}/credential",
                     web::delete().to(targets::credential::delete_credential),
                 )
+                .route(
+                    "/targets/{id}/host-keys",
+                    web::get().to(targets::host_keys::list_host_keys),
+                )
+                .route(
+                    "/targets/{id}/host-keys",
+                    web::post().to(targets::host_keys::accept_host_key),
+                )
+                .route(
+                    "/targets/{id}/host-keys/{key_id}",
+                    web::delete().to(targets::host_keys::delete_host_key),
+                )
                 .route("/audit", web::get().to(audit::list::list_audit))
                 .route("/guard/builtin", web::get().to(guard_rules::list_builtin_rules))
                 .route("/guard/rules", web::get().to(guard_rules::list_global_rules))

@@ -67,7 +67,7 @@ pub async fn handle_open(ctx: Arc<ExecutorContext>, client: awc::Client, msg: as
     let (mut tx, rx) = link(nats, ctx.stream, sub, inbox.into(), reply, 0, 0);
     tx.set_origin(&ctx.id);
     let parent = shellgate_shared::telemetry::extract(msg.headers.as_ref());
-    let (req, inline) = match decode_open(msg.payload) {
+    let (req, inline): (HttpExecRequest, _) = match decode_open(msg.payload) {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(error = %e, "malformed open message");
@@ -133,7 +133,7 @@ fn fail(status: u16, code: &str, message: &str) -> StreamFailure {
 }
 
 /// Opens the target's credential, if it has one.
-fn open_credential(
+pub(crate) fn open_credential(
     ctx: &ExecutorContext,
     cred: &shellgate_shared::db::models::TargetCredential,
 ) -> Result<Credential, StreamFailure> {
@@ -233,6 +233,13 @@ async fn run(
             upstream
         }
         Some(Credential::Query { .. }) | None => upstream,
+        Some(Credential::SshKey { .. } | Credential::Password { .. }) => {
+            return Err(fail(
+                502,
+                "credential_unavailable",
+                "the target's credential is not an HTTP credential",
+            ));
+        }
     };
     let scrubber = Scrubber::new(credential.as_ref().map(Credential::scrub_needles).unwrap_or_default());
     drop(credential);

@@ -1,7 +1,8 @@
 //! The executor role: workers in the NATS queue group of one executor pool. Only executors hold
 //! the vault secret key. For each agent request an executor resolves the target from Postgres
 //! (never trusting the gateway for the URL), opens the credential at the moment of the call,
-//! performs the upstream call, streams the answer back and scrubs the credential from it.
+//! performs the upstream call (HTTP with awc, SSH with russh over pooled connections), streams
+//! the answer back and scrubs the credential from it.
 
 pub mod context;
 pub mod handlers;
@@ -9,6 +10,7 @@ pub mod http;
 pub mod recheck;
 pub mod routes;
 pub mod scrub;
+pub mod ssh;
 pub mod targets;
 pub mod worker;
 

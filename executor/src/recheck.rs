@@ -5,9 +5,11 @@
 
 use bytes::Bytes;
 use shellgate_shared::approval::canonical_http;
-use shellgate_shared::bus::messages::{BodyMode, HttpExecRequest, StreamFailure};
+use shellgate_shared::bus::messages::{BodyMode, HttpExecRequest, SshExecRequest, StreamFailure};
 use shellgate_shared::db::queries;
 use shellgate_shared::guard::{HttpRequestView, QueryApi, Verdict};
+use shellgate_shared::ids::{ApprovalId, RequestId, TokenId};
+use shellgate_shared::ssh::{canonical_ssh, remote_script};
 
 use crate::context::ExecutorContext;
 
@@ -48,18 +50,67 @@ pub async fn recheck_http(
             tracing::warn!(rule = ?decision.rule, "executor refused a blocked request");
             Err(refuse(403, "blocked", &decision.reason))
         }
-        Verdict::Approve => approved(ctx, req, body).await,
+        Verdict::Approve => {
+            // Approved requests always travel inline (their body is bound by its hash).
+            let hash = body.map(|b| canonical_http(&req.method, &req.path, req.query.as_deref(), b).1);
+            approved(ctx, &Binding::of_http(req), hash).await
+        }
     }
 }
 
-async fn approved(ctx: &ExecutorContext, req: &HttpExecRequest, body: Option<&[u8]>) -> Result<(), StreamFailure> {
+/// The same for an SSH command: the guard judges the exact script the server will run.
+pub async fn recheck_ssh(ctx: &ExecutorContext, req: &SshExecRequest) -> Result<(), StreamFailure> {
+    let guard = ctx
+        .guards
+        .for_target(&ctx.db, req.target_id)
+        .await
+        .map_err(|_| refuse(503, "guard_unavailable", "the executor cannot load the guard rules"))?;
+    let decision = guard.check_command(&remote_script(&req.command, &req.env));
+    match decision.verdict {
+        Verdict::Allow => Ok(()),
+        Verdict::Reject | Verdict::Block => {
+            tracing::warn!(rule = ?decision.rule, "executor refused a blocked command");
+            Err(refuse(403, "blocked", &decision.reason))
+        }
+        Verdict::Approve => {
+            let (_, hash) = canonical_ssh(&req.command, &req.env, req.stdin.as_deref());
+            let binding = Binding {
+                request_id: req.request_id,
+                token_id: req.token_id,
+                approval_id: req.approval_id,
+                agent_confirmed: req.agent_confirmed,
+            };
+            approved(ctx, &binding, Some(hash)).await
+        }
+    }
+}
+
+/// What ties a request to the approval (or confirmation) the gateway says it has.
+struct Binding {
+    request_id: RequestId,
+    token_id: TokenId,
+    approval_id: Option<ApprovalId>,
+    agent_confirmed: bool,
+}
+
+impl Binding {
+    fn of_http(req: &HttpExecRequest) -> Self {
+        Self {
+            request_id: req.request_id,
+            token_id: req.token_id,
+            approval_id: req.approval_id,
+            agent_confirmed: req.agent_confirmed,
+        }
+    }
+}
+
+async fn approved(ctx: &ExecutorContext, req: &Binding, hash: Option<String>) -> Result<(), StreamFailure> {
     let missing = || {
         tracing::warn!(request_id = %req.request_id, "executor refused an unapproved request");
         refuse(403, "approval_required", "this request needs a human's approval")
     };
     let unavailable = |_| refuse(503, "executor_db_unavailable", "the executor cannot reach its database");
-    let Some(body) = body else {
-        // Approved requests always travel inline (their body is bound by its hash).
+    let Some(hash) = hash else {
         return Err(missing());
     };
     let mut conn = ctx
@@ -71,7 +122,6 @@ async fn approved(ctx: &ExecutorContext, req: &HttpExecRequest, body: Option<&[u
         let approval = queries::approvals::find_approval(&mut conn, id)
             .await
             .map_err(unavailable)?;
-        let (_, hash) = canonical_http(&req.method, &req.path, req.query.as_deref(), body);
         return match approval {
             // Consumed for this token and request, and just now (a replayed open message with an
             // old approval id is refused too).

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use shellgate_shared::bus::Bus;
-use shellgate_shared::db::models::{Target, TargetCredential};
+use shellgate_shared::db::models::{SshHostKey, Target, TargetCredential};
 use shellgate_shared::db::{DbPool, queries};
 use shellgate_shared::ids::TargetId;
 
@@ -14,6 +14,8 @@ use shellgate_shared::ids::TargetId;
 pub struct ResolvedTarget {
     pub target: Target,
     pub credential: Option<TargetCredential>,
+    /// SSH targets: the host keys an admin accepted.
+    pub host_keys: Vec<SshHostKey>,
 }
 
 /// A cached lookup: when it was made, under which NATS reconnect epoch, and what it found.
@@ -53,16 +55,26 @@ impl TargetCache {
         {
             return Ok(Some(t.clone()));
         }
-        let found = {
-            let mut conn = db.get().await.map_err(|_| LookupError::Db)?;
-            queries::credentials::find_target_with_credential(&mut conn, id)
-                .await
-                .map_err(|_| LookupError::Db)?
-        };
+        let mut conn = db.get().await.map_err(|_| LookupError::Db)?;
+        let found = queries::credentials::find_target_with_credential(&mut conn, id)
+            .await
+            .map_err(|_| LookupError::Db)?;
         let Some((target, credential)) = found else {
             return Ok(None);
         };
-        let resolved = Arc::new(ResolvedTarget { target, credential });
+        let host_keys = if target.kind == "ssh" {
+            queries::host_keys::accepted_for_target(&mut conn, id)
+                .await
+                .map_err(|_| LookupError::Db)?
+        } else {
+            Vec::new()
+        };
+        drop(conn);
+        let resolved = Arc::new(ResolvedTarget {
+            target,
+            credential,
+            host_keys,
+        });
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() > 10_000 {
                 entries.clear();

@@ -30,6 +30,16 @@ pub struct GatewayContext {
     /// Largest body of a request that needs an approval (it is held and hashed).
     pub approval_max_body_bytes: usize,
     pub guards: Arc<Guards>,
+    pub ssh: SshLimits,
+}
+
+/// What the gateway enforces on `POST /ssh/:target/exec` (the executor enforces the rest).
+#[derive(Debug, Clone, Copy)]
+pub struct SshLimits {
+    pub max_timeout_secs: u64,
+    pub max_request_bytes: usize,
+    /// How long an executor may take to connect before the command starts.
+    pub connect_timeout: Duration,
 }
 
 impl GatewayContext {
@@ -51,6 +61,11 @@ impl GatewayContext {
             max_approval_wait: Duration::from_secs(settings.approval_max_wait_secs),
             approval_max_body_bytes: settings.approval_max_body_bytes,
             guards: Arc::new(Guards::new(Duration::from_millis(settings.auth_cache_ttl_ms))),
+            ssh: SshLimits {
+                max_timeout_secs: settings.ssh_max_timeout_secs,
+                max_request_bytes: settings.ssh_max_request_bytes,
+                connect_timeout: Duration::from_millis(settings.ssh_connect_timeout_ms),
+            },
         })
     }
 

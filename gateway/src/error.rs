@@ -28,6 +28,9 @@ pub enum ApiError {
     TargetDisabled,
     #[error("bad request: {1}")]
     BadRequest(&'static str, &'static str),
+    /// Bad input, with a message naming what was wrong.
+    #[error("{1}")]
+    Invalid(&'static str, String),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(u64),
     #[error("no executor serves this target's pool")]
@@ -62,7 +65,7 @@ impl ApiError {
             ApiError::TokenDisabled => "token_disabled",
             ApiError::TargetNotFound => "target_not_found",
             ApiError::TargetDisabled => "target_disabled",
-            ApiError::BadRequest(code, _) => code,
+            ApiError::BadRequest(code, _) | ApiError::Invalid(code, _) => code,
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::NoExecutor => "no_executor",
             ApiError::ExecutorTimeout => "executor_timeout",
@@ -84,7 +87,7 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::UnsafePath(_) | ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
+            ApiError::UnsafePath(_) | ApiError::BadRequest(..) | ApiError::Invalid(..) => StatusCode::BAD_REQUEST,
             ApiError::MissingToken
             | ApiError::InvalidToken
             | ApiError::TokenRevoked

@@ -70,13 +70,31 @@ fn requested_wait(req: &HttpRequest, max: Duration) -> Duration {
     secs.map_or(Duration::ZERO, |s| Duration::from_secs(s).min(max))
 }
 
-fn record(draft_detail: &mut serde_json::Value, decision: &Decision) {
-    *draft_detail = json!({
+/// Puts the verdict in the audit record's detail and counts it.
+pub fn record(ctx: &GatewayContext, kind: &str, detail: &mut serde_json::Value, decision: &Decision) {
+    let verdict = json!({
         "verdict": decision.verdict.as_str(),
         "rule": decision.rule,
         "reason": decision.reason,
         "matched": decision.matched,
     });
+    match detail {
+        serde_json::Value::Object(map) => {
+            if let serde_json::Value::Object(v) = verdict {
+                map.extend(v);
+            }
+        }
+        other => *other = verdict,
+    }
+    ctx.metrics
+        .gateway
+        .guard_verdicts
+        .get_or_create(&VerdictLabels {
+            kind: kind.into(),
+            verdict: decision.verdict.as_str().into(),
+            rule: decision.rule.clone().unwrap_or_else(|| "none".into()),
+        })
+        .inc();
 }
 
 /// Runs the guard on an agent HTTP request and applies its verdict.
@@ -111,16 +129,7 @@ pub async fn gate_http(
         .await
         .map_err(|_| ApiError::Unavailable("guard_unavailable"))?;
     let decision = guard.check_http(&view);
-    record(detail, &decision);
-    ctx.metrics
-        .gateway
-        .guard_verdicts
-        .get_or_create(&VerdictLabels {
-            kind: "http".into(),
-            verdict: decision.verdict.as_str().into(),
-            rule: decision.rule.clone().unwrap_or_else(|| "none".into()),
-        })
-        .inc();
+    record(ctx, "http", detail, &decision);
     match decision.verdict {
         Verdict::Allow => {
             return Ok(Gate::Proceed {
@@ -140,6 +149,57 @@ pub async fn gate_http(
         None => read_bounded(payload, ctx.approval_max_body_bytes).await?,
     };
     let (request, hash) = canonical_http(req.method().as_str(), raw_path, req.uri().query(), &body);
+    let bound = Bound {
+        kind: "http",
+        request,
+        hash,
+    };
+    Ok(
+        match approve(ctx, req, principal, grant, &decision, bound, detail).await? {
+            Approved::Run {
+                approval_id,
+                agent_confirmed,
+            } => Gate::Proceed {
+                body: Some(body),
+                approval_id,
+                agent_confirmed,
+            },
+            Approved::Held(approval) => Gate::Held { approval },
+        },
+    )
+}
+
+/// The request an approval binds: its kind, canonical form and that form's hash.
+pub struct Bound {
+    pub kind: &'static str,
+    pub request: serde_json::Value,
+    pub hash: String,
+}
+
+/// How an `approve` verdict was settled.
+pub enum Approved {
+    /// It runs: with an approval consumed for it, or on the agent's confirmation.
+    Run {
+        approval_id: Option<ApprovalId>,
+        agent_confirmed: bool,
+    },
+    /// A human must decide first (an approval was created, or is still pending).
+    Held(Box<ApprovalView>),
+}
+
+/// Settles an `approve` verdict: an approval named by `X-Shellgate-Approval` is consumed (it
+/// must be for this token and exactly this request), an `agent_confirm` token may confirm
+/// itself, anything else creates an approval (and waits for it when the agent asked to).
+pub async fn approve(
+    ctx: &GatewayContext,
+    req: &HttpRequest,
+    principal: &Principal,
+    grant: &Grant,
+    decision: &Decision,
+    bound: Bound,
+    detail: &mut serde_json::Value,
+) -> Result<Approved, ApiError> {
+    let Bound { kind, request, hash } = bound;
     let token_id = principal.token_id();
     if let Some(id) = req.headers().get(APPROVAL_HEADER) {
         let id: ApprovalId = id
@@ -152,8 +212,7 @@ pub async fn gate_http(
             ))?;
         let used = consume(ctx, id, token_id, &hash).await?;
         detail["approvalId"] = json!(used.id);
-        return Ok(Gate::Proceed {
-            body: Some(body),
+        return Ok(Approved::Run {
             approval_id: Some(used.id),
             agent_confirmed: false,
         });
@@ -166,8 +225,7 @@ pub async fn gate_http(
     if agent_says_approved {
         if principal.token.approval_policy == "agent_confirm" {
             detail["approvedBy"] = json!("agent_confirm");
-            return Ok(Gate::Proceed {
-                body: Some(body),
+            return Ok(Approved::Run {
                 approval_id: None,
                 agent_confirmed: true,
             });
@@ -180,15 +238,14 @@ pub async fn gate_http(
         reason: decision.reason.clone(),
         matched: decision.matched.clone(),
     };
-    let approval = create_approval(ctx, token_id, grant.target_id, "http", request, hash.clone(), ruling).await?;
+    let approval = create_approval(ctx, token_id, grant.target_id, kind, request, hash.clone(), ruling).await?;
     detail["approvalId"] = json!(approval.id);
     let wait = requested_wait(req, ctx.max_approval_wait);
     if !wait.is_zero() {
         let decided = wait_for_decision(ctx, approval.id, token_id, wait).await?;
         if decided.status == "approved" {
             consume(ctx, approval.id, token_id, &hash).await?;
-            return Ok(Gate::Proceed {
-                body: Some(body),
+            return Ok(Approved::Run {
                 approval_id: Some(approval.id),
                 agent_confirmed: false,
             });
@@ -196,11 +253,7 @@ pub async fn gate_http(
         if decided.status == "denied" {
             return Err(ApiError::Approval("approval_denied", "a human denied this request"));
         }
-        return Ok(Gate::Held {
-            approval: Box::new(decided),
-        });
+        return Ok(Approved::Held(Box::new(decided)));
     }
-    Ok(Gate::Held {
-        approval: Box::new(approval),
-    })
+    Ok(Approved::Held(Box::new(approval)))
 }

@@ -1,3 +1,4 @@
 pub mod approvals;
 pub mod gateway;
 pub mod health;
+pub mod ssh;

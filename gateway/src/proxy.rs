@@ -33,8 +33,8 @@ pub const REQUEST_ID_HEADER: &str = "x-shellgate-request-id";
 
 /// What the audit record of one request accumulates.
 pub struct AuditDraft {
-    ctx: Arc<GatewayContext>,
-    event: AuditEvent,
+    pub(crate) ctx: Arc<GatewayContext>,
+    pub(crate) event: AuditEvent,
     started: Instant,
 }
 
@@ -255,7 +255,7 @@ fn pump_body(mut payload: web::Payload, mut tx: Sender, max: u64) -> BodyPump {
     BodyPump { bytes, too_large }
 }
 
-fn stream_error(e: StreamError) -> ApiError {
+pub(crate) fn stream_error(e: StreamError) -> ApiError {
     match e {
         StreamError::Idle => ApiError::ExecutorTimeout,
         other => {
@@ -332,36 +332,13 @@ async fn forward_inner(
     let message =
         encode_open(&open, &inline).map_err(|_| ApiError::BadRequest("bad_request", "request cannot be encoded"))?;
 
-    let nats = ctx.bus.client.clone();
-    let inbox = nats.new_inbox();
-    let mut sub = nats.subscribe(inbox.clone()).await.map_err(|e| {
-        tracing::error!(error = %e, "cannot subscribe stream inbox");
-        ApiError::Unavailable("bus_unavailable")
-    })?;
-    let published = Instant::now();
-    // The trace continues in the executor: W3C traceparent travels in the NATS headers.
-    let mut headers = async_nats::HeaderMap::new();
-    shellgate_shared::telemetry::inject(&tracing::Span::current().context(), &mut headers);
-    nats.publish_with_reply_and_headers(ctx.bus.subjects.exec_http(&pool), inbox.clone(), headers, message)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot publish to executors");
-            ApiError::Unavailable("bus_unavailable")
-        })?;
-    let (frame, peer, origin) = first_frame(&mut sub, ctx.accept_timeout).await.map_err(|e| match e {
-        FirstFrameError::NoResponders => ApiError::NoExecutor,
-        FirstFrameError::Timeout => ApiError::ExecutorTimeout,
-        FirstFrameError::Stream(e) => stream_error(e),
-    })?;
-    ctx.metrics
-        .gateway
-        .executor_first_frame
-        .observe(published.elapsed().as_secs_f64());
-    draft.event.executor = match &frame {
-        Frame::Accepted(a) => Some(a.executor.clone()),
-        _ => origin,
-    };
-    let (tx, rx) = link(nats, ctx.stream, sub, inbox.into(), peer, 1, 0);
+    let Opened {
+        frame,
+        tx,
+        rx,
+        executor,
+    } = open_stream(ctx, ctx.bus.subjects.exec_http(&pool), message).await?;
+    draft.event.executor = executor;
     if !matches!(frame, Frame::Accepted(_)) {
         // A fast upstream: the executor answered before it needed to say it had accepted.
         if frame.is_terminal() {
@@ -391,6 +368,56 @@ async fn forward_inner(
     Ok(Forwarded::Answer(wait_answer(ctx, rx).await?, bytes_in))
 }
 
+/// A stream to the executor that took a request, with its first frame.
+pub(crate) struct Opened {
+    pub frame: Frame,
+    pub tx: Sender,
+    pub rx: Receiver,
+    /// The executor's id (for the audit record).
+    pub executor: Option<String>,
+}
+
+/// Publishes an open message to the executors on `subject` and links a stream with the one
+/// that answers: no executor → 503 at once (NATS no-responders), none in time → 504.
+pub(crate) async fn open_stream(ctx: &GatewayContext, subject: String, message: Bytes) -> Result<Opened, ApiError> {
+    let nats = ctx.bus.client.clone();
+    let inbox = nats.new_inbox();
+    let mut sub = nats.subscribe(inbox.clone()).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot subscribe stream inbox");
+        ApiError::Unavailable("bus_unavailable")
+    })?;
+    let published = Instant::now();
+    // The trace continues in the executor: W3C traceparent travels in the NATS headers.
+    let mut headers = async_nats::HeaderMap::new();
+    shellgate_shared::telemetry::inject(&tracing::Span::current().context(), &mut headers);
+    nats.publish_with_reply_and_headers(subject, inbox.clone(), headers, message)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot publish to executors");
+            ApiError::Unavailable("bus_unavailable")
+        })?;
+    let (frame, peer, origin) = first_frame(&mut sub, ctx.accept_timeout).await.map_err(|e| match e {
+        FirstFrameError::NoResponders => ApiError::NoExecutor,
+        FirstFrameError::Timeout => ApiError::ExecutorTimeout,
+        FirstFrameError::Stream(e) => stream_error(e),
+    })?;
+    ctx.metrics
+        .gateway
+        .executor_first_frame
+        .observe(published.elapsed().as_secs_f64());
+    let executor = match &frame {
+        Frame::Accepted(a) => Some(a.executor.clone()),
+        _ => origin,
+    };
+    let (tx, rx) = link(nats, ctx.stream, sub, inbox.into(), peer, 1, 0);
+    Ok(Opened {
+        frame,
+        tx,
+        rx,
+        executor,
+    })
+}
+
 /// How a forwarded request ended: the executor's answer, or held for a human.
 pub enum Forwarded {
     Answer(Answer, Rc<Cell<u64>>),
@@ -399,7 +426,7 @@ pub enum Forwarded {
 
 /// The 202 for a request that waits for a human (the seed's shape plus the approval's id,
 /// expiry and where to poll).
-fn held(approval: &ApprovalView, request_id: RequestId) -> HttpResponse {
+pub(crate) fn held(approval: &ApprovalView, request_id: RequestId) -> HttpResponse {
     let expires_at = approval
         .expires_at
         .format(&time::format_description::well_known::Rfc3339)
@@ -429,7 +456,7 @@ fn answer(frame: Frame, rx: Receiver) -> Result<Answer, ApiError> {
         Frame::Head(head) => Ok(Answer::Streamed(head, Box::new(rx))),
         Frame::Complete(head, body) => Ok(Answer::Whole(head, body)),
         Frame::Error(f) => Err(ApiError::Upstream(f)),
-        Frame::Accepted(_) | Frame::Data(_) | Frame::End => {
+        Frame::Accepted(_) | Frame::Data(_) | Frame::End | Frame::Exit(_) => {
             Err(stream_error(StreamError::Protocol("expected a response head".into())))
         }
     }

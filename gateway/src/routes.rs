@@ -2,13 +2,14 @@
 
 use actix_web::web;
 
-use crate::handlers::{approvals, gateway, health};
+use crate::handlers::{approvals, gateway, health, ssh};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::get_health))
         .route("/ready", web::get().to(health::get_ready))
         .route("/metrics", web::get().to(health::get_metrics))
         .route("/approvals/{id}", web::get().to(approvals::get::get_approval))
+        .route("/ssh/{target}/exec", web::post().to(ssh::exec_command))
         .route("/gateway/{target}", web::route().to(gateway::forward::forward_request))
         .route(
             "/gateway/{target}/{tail:.*}",

@@ -37,6 +37,11 @@ impl Subjects {
         format!("{}.v1.exec.{pool}.http", self.prefix)
     }
 
+    /// Agent SSH commands for executors of `pool`: `<prefix>.v1.exec.<pool>.ssh`.
+    pub fn exec_ssh(&self, pool: &str) -> String {
+        format!("{}.v1.exec.{pool}.ssh", self.prefix)
+    }
+
     /// The queue group of the executors of `pool` (one member answers each request).
     pub fn exec_queue(&self, pool: &str) -> String {
         format!("{}-executors-{pool}", self.prefix)

@@ -74,6 +74,26 @@ pub struct Settings {
     /// A stream with no frame at all for this long is ended with an error.
     pub stream_idle_timeout_ms: u64,
 
+    /// SSH: the largest `timeout` an agent may ask for (seconds).
+    pub ssh_max_timeout_secs: u64,
+    /// SSH: output kept per stream (stdout, stderr); beyond it the answer says `truncated`.
+    pub ssh_output_cap_bytes: u64,
+    /// SSH: largest `POST /ssh/:target/exec` body (command, stdin and env together).
+    pub ssh_max_request_bytes: usize,
+    /// SSH: TCP connect, key exchange and authentication together.
+    pub ssh_connect_timeout_ms: u64,
+    /// SSH: a pooled connection unused for this long is closed.
+    pub ssh_idle_timeout_secs: u64,
+    /// SSH: commands multiplexed on one connection at most (OpenSSH's MaxSessions is 10; a
+    /// server that allows fewer is detected and more connections are opened).
+    pub ssh_max_sessions_per_connection: usize,
+    /// SSH: connections an executor keeps to one target at most.
+    pub ssh_max_connections_per_target: usize,
+    /// SSH: keepalive interval on pooled connections (a dead one is noticed and replaced).
+    pub ssh_keepalive_secs: u64,
+    /// SSH: commands one executor runs at once (across all targets).
+    pub ssh_max_in_flight: usize,
+
     /// How long an approval stays valid before it expires.
     pub approval_ttl_secs: u64,
     /// Longest wait an agent may ask for (`GET /approvals/:id?wait=`, `X-Shellgate-Wait`).
@@ -125,6 +145,15 @@ impl Default for Settings {
             stream_heartbeat_ms: 1_000,
             stream_idle_timeout_ms: 300_000,
             auth_cache_ttl_ms: 30_000,
+            ssh_max_timeout_secs: 60,
+            ssh_output_cap_bytes: 1024 * 1024,
+            ssh_max_request_bytes: 512 * 1024,
+            ssh_connect_timeout_ms: 10_000,
+            ssh_idle_timeout_secs: 300,
+            ssh_max_sessions_per_connection: 8,
+            ssh_max_connections_per_target: 8,
+            ssh_keepalive_secs: 15,
+            ssh_max_in_flight: 256,
             approval_ttl_secs: 15 * 60,
             approval_max_wait_secs: 120,
             approval_max_body_bytes: 512 * 1024,
@@ -184,6 +213,17 @@ impl Settings {
         }
         if self.approval_max_body_bytes > 768 * 1024 {
             return bad("SHELLGATE_APPROVAL_MAX_BODY_BYTES must be at most 786432 (it travels in one NATS message)");
+        }
+        if self.ssh_max_request_bytes > 768 * 1024 {
+            return bad("SHELLGATE_SSH_MAX_REQUEST_BYTES must be at most 786432 (it travels in one NATS message)");
+        }
+        if self.ssh_max_timeout_secs == 0 || self.ssh_max_timeout_secs > 24 * 3600 {
+            return bad("SHELLGATE_SSH_MAX_TIMEOUT_SECS must be between 1 and 86400");
+        }
+        if self.ssh_max_sessions_per_connection == 0 || self.ssh_max_connections_per_target == 0 {
+            return bad(
+                "SHELLGATE_SSH_MAX_SESSIONS_PER_CONNECTION and SHELLGATE_SSH_MAX_CONNECTIONS_PER_TARGET must be at least 1",
+            );
         }
         if self.inline_body_bytes > 512 * 1024 {
             return bad("SHELLGATE_INLINE_BODY_BYTES must be at most 524288");

@@ -19,6 +19,16 @@ pub enum Credential {
     Header { headers: BTreeMap<String, String> },
     /// A query parameter appended to the upstream URL.
     Query { param: String, value: String },
+    /// SSH public-key authentication: an OpenSSH or PEM private key (Ed25519, ECDSA or RSA),
+    /// optionally encrypted with `passphrase`.
+    SshKey {
+        #[serde(rename = "privateKey", alias = "private_key")]
+        private_key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passphrase: Option<String>,
+    },
+    /// SSH password authentication.
+    Password { password: String },
 }
 
 impl std::fmt::Debug for Credential {
@@ -66,7 +76,38 @@ impl Credential {
             Credential::Basic { .. } => "basic",
             Credential::Header { .. } => "header",
             Credential::Query { .. } => "query",
+            Credential::SshKey { .. } => "ssh_key",
+            Credential::Password { .. } => "password",
         }
+    }
+
+    /// Whether this credential can be used with a target of `target_kind` (`http`, `ssh`).
+    pub fn fits_target_kind(&self, target_kind: &str) -> bool {
+        let ssh = matches!(self, Credential::SshKey { .. } | Credential::Password { .. });
+        match target_kind {
+            "ssh" => ssh,
+            "http" => !ssh,
+            _ => false,
+        }
+    }
+
+    /// The decoded private key of an `ssh_key` credential.
+    pub fn ssh_private_key(&self) -> Option<Result<russh::keys::PrivateKey, CredentialError>> {
+        let Credential::SshKey {
+            private_key,
+            passphrase,
+        } = self
+        else {
+            return None;
+        };
+        // The decoder's own messages are kept out: they describe the key material.
+        Some(
+            russh::keys::decode_secret_key(private_key, passphrase.as_deref()).map_err(|_| {
+                CredentialError::Invalid(
+                    "private key cannot be read (OpenSSH or PEM Ed25519/ECDSA/RSA key; is the passphrase right?)",
+                )
+            }),
+        )
     }
 
     pub fn validate(&self) -> Result<(), CredentialError> {
@@ -105,6 +146,19 @@ impl Credential {
                     }
                 }
             }
+            Credential::SshKey { private_key, .. } => {
+                if private_key.len() > 64 * 1024 {
+                    return invalid("private key is larger than 64 KiB");
+                }
+                if let Some(Err(e)) = self.ssh_private_key() {
+                    return Err(e);
+                }
+            }
+            Credential::Password { password } => {
+                if password.is_empty() || password.len() > 1024 || password.contains('\0') {
+                    return invalid("password must be 1-1024 bytes without NUL");
+                }
+            }
             Credential::Query { param, value } => {
                 if param.is_empty()
                     || param.len() > 128
@@ -128,12 +182,19 @@ impl Credential {
             Credential::Basic { password, .. } => password,
             Credential::Header { headers } => headers.values().next().map_or("", String::as_str),
             Credential::Query { value, .. } => value,
+            Credential::Password { password } => password,
+            Credential::SshKey { .. } => "",
         }
     }
 
     /// What the admin API shows instead of the value: at most its last 4 characters, and none
     /// at all for short secrets.
     pub fn hint(&self) -> String {
+        // An SSH key's hint is its public fingerprint: what an admin compares with the server's
+        // authorized_keys (public information, nothing of the private key).
+        if let Some(Ok(key)) = self.ssh_private_key() {
+            return key.public_key().fingerprint(russh::keys::HashAlg::Sha256).to_string();
+        }
         let secret = self.primary_secret();
         let chars: Vec<char> = secret.chars().collect();
         if chars.len() < 12 {
@@ -164,6 +225,21 @@ impl Credential {
                 push(value);
                 let enc: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
                 push(&enc);
+            }
+            Credential::Password { password } => push(password),
+            Credential::SshKey {
+                private_key,
+                passphrase,
+            } => {
+                if let Some(p) = passphrase {
+                    push(p);
+                }
+                // Each base64 line of the key body: a key echoed back in any wrapping is cut up.
+                private_key
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.starts_with("-----") && !l.contains(':'))
+                    .for_each(push);
             }
         }
         out

@@ -18,4 +18,5 @@ pub mod health;
 pub mod http_path;
 pub mod ids;
 pub mod metrics;
+pub mod ssh;
 pub mod telemetry;

@@ -63,6 +63,17 @@ pub struct ExecutorMetrics {
     pub upstream_duration: Family<KindLabels, Histogram, fn() -> Histogram>,
     pub inflight: Gauge,
     pub workers: Family<PoolLabels, Gauge>,
+    /// SSH connections held open in the executor's pool.
+    pub ssh_connections: Gauge,
+    /// SSH exec channels in use.
+    pub ssh_channels: Gauge,
+    /// SSH connection attempts by outcome (`ok`, `host_key_unknown`, `ssh_auth_failed`, …).
+    pub ssh_connects: Family<OutcomeLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
 }
 
 /// Approver: the audit pipeline.
@@ -100,6 +111,9 @@ impl Metrics {
             upstream_duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             inflight: Gauge::default(),
             workers: Family::default(),
+            ssh_connections: Gauge::default(),
+            ssh_channels: Gauge::default(),
+            ssh_connects: Family::default(),
         };
         let approver = ApproverMetrics {
             audit_events_written: Counter::default(),
@@ -146,6 +160,21 @@ impl Metrics {
             executor.inflight.clone(),
         );
         e.register("workers", "Executor worker threads by pool", executor.workers.clone());
+        e.register(
+            "ssh_connections",
+            "SSH connections held open in the pool",
+            executor.ssh_connections.clone(),
+        );
+        e.register(
+            "ssh_channels",
+            "SSH exec channels in use",
+            executor.ssh_channels.clone(),
+        );
+        e.register(
+            "ssh_connects",
+            "SSH connection attempts by outcome",
+            executor.ssh_connects.clone(),
+        );
         let a = registry.sub_registry_with_prefix("audit");
         a.register(
             "events_written",

@@ -182,6 +182,46 @@ impl Cluster {
         v["id"].as_str().expect("id").to_string()
     }
 
+    /// Creates an ssh target for a test server with this credential; returns its id.
+    pub async fn create_ssh_target(&self, sshd: &crate::sshd::Sshd, slug: &str, credential: Value) -> String {
+        let mut body = sshd.target_body(slug);
+        body["credential"] = credential;
+        let (status, v) = self.admin("POST", "/api/targets", Some(body)).await;
+        assert_eq!(status, 201, "create ssh target: {v}");
+        v["id"].as_str().expect("id").to_string()
+    }
+
+    /// Pins the test server's host key for a target.
+    pub async fn pin_host_key(&self, target_id: &str, public_key: &str) {
+        let (status, v) = self
+            .admin(
+                "POST",
+                &format!("/api/targets/{target_id}/host-keys"),
+                Some(json!({"publicKey": public_key})),
+            )
+            .await;
+        assert_eq!(status, 200, "pin host key: {v}");
+    }
+
+    /// `POST /ssh/<slug>/exec` with `body`: (status, JSON answer).
+    pub async fn ssh_exec(&self, slug: &str, token: &str, body: Value) -> (u16, Value) {
+        self.ssh_exec_with(slug, token, body, None).await
+    }
+
+    /// `POST /ssh/<slug>/exec`, naming an approval (`X-Shellgate-Approval`) when given.
+    pub async fn ssh_exec_with(&self, slug: &str, token: &str, body: Value, approval: Option<&str>) -> (u16, Value) {
+        let url = format!("{}/ssh/{slug}/exec", self.gateway());
+        let mut req = self.http.agent("POST", &url, token).timeout(Duration::from_secs(120));
+        if let Some(id) = approval {
+            req = req.insert_header(("x-shellgate-approval", id));
+        }
+        let mut res = req.send_json(&body).await.expect("ssh exec request");
+        let bytes = read_body(&mut res).await;
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (res.status().as_u16(), value)
+    }
+
     /// Creates a token allowed to use `targets`; returns (id, plaintext token).
     pub async fn create_token(&self, targets: &[&str]) -> (String, String) {
         let (status, v) = self

@@ -41,8 +41,58 @@ pub struct HttpExecRequest {
     pub agent_confirmed: bool,
 }
 
+/// First message of an agent SSH command, published to `Subjects::exec_ssh(pool)` with the
+/// gateway's stream inbox as reply subject (no inline body: stdin is in the JSON). The executor
+/// answers `accepted`, then `head` once the remote command runs (or `error`), `data` frames of
+/// output (first byte: [`SSH_STDOUT`] or [`SSH_STDERR`]) and a final `exit`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SshExecRequest {
+    pub request_id: RequestId,
+    pub token_id: TokenId,
+    pub target_id: TargetId,
+    /// The command as the agent sent it.
+    pub command: String,
+    #[serde(default)]
+    pub stdin: Option<String>,
+    /// Exported by the remote shell before the command runs.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    pub timeout_ms: u64,
+    #[serde(default)]
+    pub approval_id: Option<ApprovalId>,
+    #[serde(default)]
+    pub agent_confirmed: bool,
+}
+
+/// Tag byte of an SSH output `data` frame carrying stdout.
+pub const SSH_STDOUT: u8 = 1;
+/// Tag byte of an SSH output `data` frame carrying stderr.
+pub const SSH_STDERR: u8 = 2;
+
+/// How a remote command ended: the last frame of an SSH stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SshExit {
+    /// The exit status; for a command killed by a signal, 128 + the signal's number (never 0).
+    pub exit_code: Option<u32>,
+    /// The signal that killed the command (`KILL`, `TERM`, …), if one did.
+    pub signal: Option<String>,
+    pub core_dumped: bool,
+    /// The command outlived its timeout and was killed.
+    pub timed_out: bool,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    /// Output the command produced (including what passed the cap).
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+    pub duration_ms: u64,
+    /// The connection the command ran on was reused (not opened for it).
+    pub reused_connection: bool,
+}
+
 /// `u32` big-endian JSON length, the JSON, then the inline body (if any).
-pub fn encode_open(req: &HttpExecRequest, inline_body: &[u8]) -> Result<Bytes, serde_json::Error> {
+pub fn encode_open<T: Serialize>(req: &T, inline_body: &[u8]) -> Result<Bytes, serde_json::Error> {
     let json = serde_json::to_vec(req)?;
     let mut buf = BytesMut::with_capacity(4 + json.len() + inline_body.len());
     buf.put_u32(u32::try_from(json.len()).unwrap_or(u32::MAX));
@@ -59,7 +109,7 @@ pub enum DecodeError {
     Json(#[from] serde_json::Error),
 }
 
-pub fn decode_open(mut payload: Bytes) -> Result<(HttpExecRequest, Bytes), DecodeError> {
+pub fn decode_open<T: serde::de::DeserializeOwned>(mut payload: Bytes) -> Result<(T, Bytes), DecodeError> {
     if payload.len() < 4 {
         return Err(DecodeError::Short);
     }
@@ -133,9 +183,9 @@ mod tests {
             approval_id: None,
             agent_confirmed: false,
         };
-        let (back, body) = decode_open(encode_open(&req, b"abc").unwrap()).unwrap();
+        let (back, body): (HttpExecRequest, _) = decode_open(encode_open(&req, b"abc").unwrap()).unwrap();
         assert_eq!(back.path, "/x");
         assert_eq!(&body[..], b"abc");
-        assert!(decode_open(Bytes::from_static(b"\x00\x00\x00\x09{}")).is_err());
+        assert!(decode_open::<HttpExecRequest>(Bytes::from_static(b"\x00\x00\x00\x09{}")).is_err());
     }
 }

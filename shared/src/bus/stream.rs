@@ -22,7 +22,7 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::messages::{Accepted, ResponseHead, StreamFailure};
+use super::messages::{Accepted, ResponseHead, SshExit, StreamFailure};
 use crate::config::StreamSettings;
 
 pub const H_KIND: &str = "Sg-Kind";
@@ -44,6 +44,8 @@ pub enum Frame {
     Error(StreamFailure),
     /// A whole small response in one frame: head, body, end.
     Complete(ResponseHead, Bytes),
+    /// How a remote SSH command ended (the last frame of an SSH stream).
+    Exit(SshExit),
 }
 
 impl Frame {
@@ -55,12 +57,16 @@ impl Frame {
             Frame::End => "end",
             Frame::Error(_) => "error",
             Frame::Complete(..) => "complete",
+            Frame::Exit(_) => "exit",
         }
     }
 
     /// Whether nothing follows this frame in its direction.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Frame::End | Frame::Error(_) | Frame::Complete(..))
+        matches!(
+            self,
+            Frame::End | Frame::Error(_) | Frame::Complete(..) | Frame::Exit(_)
+        )
     }
 
     fn payload(&self) -> Result<Bytes, StreamError> {
@@ -73,6 +79,7 @@ impl Frame {
             Frame::Data(b) => Ok(b.clone()),
             Frame::End => Ok(Bytes::new()),
             Frame::Error(f) => json(serde_json::to_vec(f)),
+            Frame::Exit(x) => json(serde_json::to_vec(x)),
             Frame::Complete(h, body) => {
                 let head = serde_json::to_vec(h).map_err(|e| StreamError::Protocol(e.to_string()))?;
                 let mut buf = bytes::BytesMut::with_capacity(4 + head.len() + body.len());
@@ -92,6 +99,7 @@ impl Frame {
             "data" => Frame::Data(payload),
             "end" => Frame::End,
             "error" => Frame::Error(serde_json::from_slice(&payload).map_err(bad)?),
+            "exit" => Frame::Exit(serde_json::from_slice(&payload).map_err(bad)?),
             "complete" => {
                 let mut payload = payload;
                 if payload.len() < 4 {

@@ -224,3 +224,23 @@ pub struct GuardRuleRow {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
+
+/// A host key a server presented for an SSH target: `pending` until an admin accepts it.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = ssh_host_keys, check_for_backend(diesel::pg::Pg))]
+#[serde(rename_all = "camelCase")]
+pub struct SshHostKey {
+    pub id: uuid::Uuid,
+    pub target_id: TargetId,
+    pub algorithm: String,
+    pub fingerprint: String,
+    pub public_key: String,
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+    pub decided_by: Option<String>,
+}

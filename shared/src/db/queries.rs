@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod audit;
 pub mod credentials;
 pub mod guard_rules;
+pub mod host_keys;
 pub mod permissions;
 pub mod targets;
 pub mod tokens;

@@ -121,7 +121,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ssh_host_keys (id) {
+        id -> Uuid,
+        target_id -> Uuid,
+        algorithm -> Text,
+        fingerprint -> Text,
+        public_key -> Text,
+        status -> Text,
+        first_seen_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        decided_at -> Nullable<Timestamptz>,
+        decided_by -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(target_credentials -> targets (target_id));
+diesel::joinable!(ssh_host_keys -> targets (target_id));
 diesel::joinable!(token_permissions -> targets (target_id));
 diesel::joinable!(token_permissions -> tokens (token_id));
 
@@ -134,4 +150,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     approvals,
     guard_rules,
+    ssh_host_keys,
 );

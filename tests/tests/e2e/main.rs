@@ -10,4 +10,5 @@ mod observability;
 mod paths;
 mod proxy;
 mod revocation;
+mod ssh;
 mod streaming;

@@ -92,6 +92,19 @@ fn new_target(body: &CreateTargetRequest) -> Result<NewTarget, ApiError> {
                     "ssh targets need host and username",
                 ));
             };
+            let plain = |v: &str, max: usize| v.len() <= max && !v.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !plain(host, 253) || host.starts_with('-') {
+                return Err(ApiError::validation(
+                    "invalid_ssh_target",
+                    "host is not a valid host name or address",
+                ));
+            }
+            if !plain(user, 64) || user.starts_with('-') {
+                return Err(ApiError::validation(
+                    "invalid_ssh_target",
+                    "username is not a valid user name",
+                ));
+            }
             target.ssh_host = Some(host.to_string());
             target.ssh_username = Some(user.to_string());
             target.ssh_port = Some(i32::from(body.port.unwrap_or(22)).max(1));

@@ -21,7 +21,7 @@ pub fn seal_credential(
     target_kind: &str,
     credential: &Credential,
 ) -> Result<NewTargetCredential, ApiError> {
-    if target_kind != "http" {
+    if !credential.fits_target_kind(target_kind) {
         return Err(ApiError::validation(
             "invalid_credential",
             format!(

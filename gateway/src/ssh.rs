@@ -1,0 +1,447 @@
+//! `POST /ssh/:target/exec`: an agent's command, judged by the guard, run by an executor of the
+//! target's pool over a pooled SSH connection, answered as one JSON document or streamed as
+//! server-sent events. Audited whatever happens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde_json::json;
+use shellgate_shared::audit::Outcome;
+use shellgate_shared::bus::messages::{SSH_STDERR, SSH_STDOUT, SshExecRequest, SshExit, encode_open};
+use shellgate_shared::bus::stream::{Frame, Receiver, StreamError};
+use shellgate_shared::guard::Verdict;
+use shellgate_shared::ids::RequestId;
+use shellgate_shared::ssh::{ExecBody, ExecSpec, canonical_ssh, remote_script};
+
+use crate::auth::bearer;
+use crate::context::GatewayContext;
+use crate::error::ApiError;
+use crate::guarding::{Approved, Bound, approve, record};
+use crate::proxy::{AuditDraft, Opened, REQUEST_ID_HEADER, held, open_stream, stream_error};
+
+/// Time an executor has after the command's timeout to report its end (signals, then close).
+const EXIT_SLACK: Duration = Duration::from_secs(10);
+/// A comment line on a silent event stream this often (keeps proxies and the client's
+/// disconnect detection alive).
+const SSE_KEEPALIVE: Duration = Duration::from_secs(2);
+
+/// Runs an agent's command. Audits it, whatever happens.
+pub async fn exec(
+    ctx: Arc<GatewayContext>,
+    req: HttpRequest,
+    slug: String,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let request_id = RequestId::new();
+    let mut draft = AuditDraft::new(ctx.clone(), &req, request_id);
+    draft.event.kind = "ssh".into();
+    draft.event.method = None;
+    draft.event.path = None;
+    match run(&ctx, &req, &slug, payload, &mut draft, request_id).await {
+        Ok(Started::Held(approval)) => {
+            draft.finish(Outcome::ApprovalRequired, 202, None);
+            Ok(held(&approval, request_id))
+        }
+        Ok(Started::Running(rx, spec)) => {
+            let rx = *rx;
+            if wants_events(&req) {
+                Ok(stream_events(rx, draft, request_id))
+            } else {
+                Ok(collect(rx, &spec, draft, request_id).await)
+            }
+        }
+        Err(e) => {
+            draft.fail(&e);
+            Err(e)
+        }
+    }
+}
+
+enum Started {
+    Running(Box<Receiver>, ExecSpec),
+    Held(Box<shellgate_shared::approval::ApprovalView>),
+}
+
+fn wants_events(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+fn valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 63
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+async fn read_body(payload: &mut web::Payload, max: usize) -> Result<Bytes, ApiError> {
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::BadRequest("bad_body", "the request body could not be read"))?;
+        if buf.len() + chunk.len() > max {
+            return Err(ApiError::PayloadTooLarge(max as u64));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// Authenticates, validates, judges and hands the command to an executor; returns once the
+/// command runs on the server (or is held for a human, or refused).
+async fn run(
+    ctx: &GatewayContext,
+    req: &HttpRequest,
+    slug: &str,
+    mut payload: web::Payload,
+    draft: &mut AuditDraft,
+    request_id: RequestId,
+) -> Result<Started, ApiError> {
+    if !valid_slug(slug) {
+        return Err(ApiError::TargetNotFound);
+    }
+    draft.event.target_slug = Some(slug.to_string());
+    let token = bearer(req)?;
+    let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, token).await?;
+    draft.event.token_id = Some(principal.token_id());
+    let grant = principal.grant(slug)?;
+    if grant.kind != "ssh" {
+        return Err(ApiError::TargetNotFound);
+    }
+    draft.event.target_id = Some(grant.target_id);
+    if !grant.enabled {
+        return Err(ApiError::TargetDisabled);
+    }
+    let body = read_body(&mut payload, ctx.ssh.max_request_bytes).await?;
+    let spec = ExecBody::parse(&body)
+        .and_then(|b| b.validate(ctx.ssh.max_timeout_secs))
+        .map_err(|e| ApiError::Invalid(e.code, e.message))?;
+    draft.event.bytes_in = spec.stdin.as_ref().map_or(0, |s| s.len() as u64);
+    // The command exactly as the agent sent it (plus what else it asked for).
+    draft.event.detail = json!({
+        "command": spec.command,
+        "env": spec.env.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+        "stdinBytes": draft.event.bytes_in,
+        "timeoutMs": spec.timeout.as_millis() as u64,
+    });
+
+    let guard = ctx
+        .guards
+        .for_target(&ctx.db, grant.target_id)
+        .await
+        .map_err(|_| ApiError::Unavailable("guard_unavailable"))?;
+    let decision = guard.check_command(&remote_script(&spec.command, &spec.env));
+    record(ctx, "ssh", &mut draft.event.detail, &decision);
+    let (approval_id, agent_confirmed) = match decision.verdict {
+        Verdict::Allow => (None, false),
+        // Nothing — no header, approval or token setting — makes a blocked command run.
+        Verdict::Block | Verdict::Reject => return Err(ApiError::Blocked(decision.reason)),
+        Verdict::Approve => {
+            let (request, hash) = canonical_ssh(&spec.command, &spec.env, spec.stdin.as_deref());
+            let bound = Bound {
+                kind: "ssh",
+                request,
+                hash,
+            };
+            match approve(ctx, req, &principal, grant, &decision, bound, &mut draft.event.detail).await? {
+                Approved::Run {
+                    approval_id,
+                    agent_confirmed,
+                } => (approval_id, agent_confirmed),
+                Approved::Held(approval) => return Ok(Started::Held(approval)),
+            }
+        }
+    };
+
+    let open = SshExecRequest {
+        request_id,
+        token_id: principal.token_id(),
+        target_id: grant.target_id,
+        command: spec.command.clone(),
+        stdin: spec.stdin.clone(),
+        env: spec.env.clone(),
+        timeout_ms: u64::try_from(spec.timeout.as_millis()).unwrap_or(u64::MAX),
+        approval_id,
+        agent_confirmed,
+    };
+    let message =
+        encode_open(&open, &[]).map_err(|_| ApiError::BadRequest("bad_request", "request cannot be encoded"))?;
+    let Opened {
+        frame,
+        tx,
+        mut rx,
+        executor,
+    } = open_stream(ctx, ctx.bus.subjects.exec_ssh(&grant.pool), message).await?;
+    draft.event.executor = executor;
+    drop(tx);
+    if !matches!(frame, Frame::Accepted(_)) {
+        return Err(unexpected(frame));
+    }
+    // The executor connects (or reuses a connection) and starts the command: `head`, or why not.
+    match rx.next_within(ctx.ssh.connect_timeout + ctx.accept_timeout).await {
+        Some(Ok(Frame::Head(_))) => Ok(Started::Running(Box::new(rx), spec)),
+        Some(Ok(other)) => Err(unexpected(other)),
+        Some(Err(e)) => Err(stream_error(e)),
+        None => Err(ApiError::ExecutorLost),
+    }
+}
+
+fn unexpected(frame: Frame) -> ApiError {
+    match frame {
+        Frame::Error(f) => ApiError::Upstream(f),
+        _ => stream_error(StreamError::Protocol("unexpected frame".into())),
+    }
+}
+
+/// Output as the agent gets it: text when it is UTF-8, base64 otherwise (never mangled).
+fn encode_output(bytes: &[u8]) -> (&'static str, String) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => ("utf-8", s.to_string()),
+        Err(_) => ("base64", base64::engine::general_purpose::STANDARD.encode(bytes)),
+    }
+}
+
+fn exit_fields(exit: &SshExit) -> serde_json::Value {
+    json!({
+        "exitCode": exit.exit_code,
+        "signal": exit.signal,
+        "coreDumped": exit.core_dumped,
+        "durationMs": exit.duration_ms,
+        "timedOut": exit.timed_out,
+        "truncated": exit.stdout_truncated || exit.stderr_truncated,
+        "stdoutTruncated": exit.stdout_truncated,
+        "stderrTruncated": exit.stderr_truncated,
+        "stdoutBytes": exit.stdout_bytes,
+        "stderrBytes": exit.stderr_bytes,
+    })
+}
+
+/// Completes the audit record of a command that ran (or was cut off).
+fn finish_audit(mut draft: AuditDraft, ended: Result<&SshExit, &str>) {
+    match ended {
+        Ok(exit) => {
+            draft.event.bytes_out = exit.stdout_bytes + exit.stderr_bytes;
+            if let (serde_json::Value::Object(detail), serde_json::Value::Object(fields)) =
+                (&mut draft.event.detail, exit_fields(exit))
+            {
+                detail.extend(fields);
+                detail.insert("reusedConnection".into(), json!(exit.reused_connection));
+            }
+            if exit.timed_out {
+                draft.finish(Outcome::Failed, 504, Some("command_timeout".into()));
+            } else {
+                draft.finish(Outcome::Allowed, 200, None);
+            }
+        }
+        Err("client_disconnected") => draft.finish(Outcome::Cancelled, 200, Some("client_disconnected".into())),
+        Err(code) => draft.finish(Outcome::Failed, 502, Some(code.to_string())),
+    }
+}
+
+/// JSON mode: the whole output, then one answer (the seed's shape plus the extras).
+async fn collect(mut rx: Receiver, spec: &ExecSpec, draft: AuditDraft, request_id: RequestId) -> HttpResponse {
+    let (mut stdout, mut stderr) = (BytesMut::new(), BytesMut::new());
+    let deadline = tokio::time::Instant::now() + spec.timeout + EXIT_SLACK;
+    let exit = loop {
+        let frame = match tokio::time::timeout_at(deadline, rx.next()).await {
+            Err(_) => Err(ApiError::ExecutorTimeout),
+            Ok(None) => Err(ApiError::ExecutorLost),
+            Ok(Some(Err(e))) => Err(stream_error(e)),
+            Ok(Some(Ok(f))) => Ok(f),
+        };
+        match frame {
+            Ok(Frame::Data(b)) if b.first() == Some(&SSH_STDOUT) => stdout.extend_from_slice(&b[1..]),
+            Ok(Frame::Data(b)) if b.first() == Some(&SSH_STDERR) => stderr.extend_from_slice(&b[1..]),
+            Ok(Frame::Exit(exit)) => break exit,
+            Ok(other) => {
+                let e = unexpected(other);
+                draft.fail(&e);
+                return actix_web::ResponseError::error_response(&e);
+            }
+            Err(e) => {
+                draft.fail(&e);
+                return actix_web::ResponseError::error_response(&e);
+            }
+        }
+    };
+    let (stdout_encoding, stdout_text) = encode_output(&stdout);
+    let (stderr_encoding, stderr_text) = encode_output(&stderr);
+    let mut body = exit_fields(&exit);
+    if let serde_json::Value::Object(map) = &mut body {
+        map.insert("stdout".into(), json!(stdout_text));
+        map.insert("stderr".into(), json!(stderr_text));
+        map.insert("stdoutEncoding".into(), json!(stdout_encoding));
+        map.insert("stderrEncoding".into(), json!(stderr_encoding));
+        if exit.timed_out {
+            map.insert("error".into(), json!("command_timeout"));
+            map.insert(
+                "message".into(),
+                json!("the command did not finish within its timeout and was killed"),
+            );
+        }
+    }
+    let mut response = if exit.timed_out {
+        HttpResponse::GatewayTimeout()
+    } else {
+        HttpResponse::Ok()
+    };
+    finish_audit(draft, Ok(&exit));
+    response
+        .insert_header((REQUEST_ID_HEADER, request_id.to_string()))
+        .json(body)
+}
+
+/// Event-stream mode: `stdout` / `stderr` events as output arrives, then `exit` (or `error`).
+/// The client closing the connection drops the stream, which cancels the remote command.
+fn stream_events(rx: Receiver, draft: AuditDraft, request_id: RequestId) -> HttpResponse {
+    let mut state = EventState {
+        rx,
+        draft: Some(draft),
+        carry: [Vec::new(), Vec::new()],
+        done: false,
+    };
+    // The events are read by a task of their own, so the response can send keepalive comments
+    // while a command is silent: writing is how a closed client connection is noticed, and
+    // when it is, the response (and with it `etx`) is dropped, the task ends and the executor
+    // cancels the command.
+    let (etx, erx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    actix_web::rt::spawn(async move {
+        while !state.done {
+            tokio::select! {
+                ev = state.next_event() => {
+                    if etx.send(ev).await.is_err() {
+                        break;
+                    }
+                }
+                () = etx.closed() => break,
+            }
+        }
+    });
+    let events = futures_util::stream::unfold(erx, |mut erx| async move {
+        match tokio::time::timeout(SSE_KEEPALIVE, erx.recv()).await {
+            Ok(Some(ev)) => Some((Ok::<_, std::convert::Infallible>(ev), erx)),
+            Ok(None) => None,
+            Err(_) => Some((Ok(Bytes::from_static(b": keepalive\n\n")), erx)),
+        }
+    });
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .insert_header((REQUEST_ID_HEADER, request_id.to_string()))
+        .streaming(events)
+}
+
+struct EventState {
+    rx: Receiver,
+    draft: Option<AuditDraft>,
+    /// An incomplete UTF-8 sequence at the end of the last chunk, per stream.
+    carry: [Vec<u8>; 2],
+    done: bool,
+}
+
+fn sse(event: &str, data: &serde_json::Value) -> Bytes {
+    Bytes::from(format!("event: {event}\ndata: {data}\n\n"))
+}
+
+/// Text of a chunk, holding back a UTF-8 sequence cut at its end for the next chunk; base64
+/// when the bytes are not UTF-8 at all.
+fn chunk_text(carry: &mut Vec<u8>, data: &[u8]) -> Option<(&'static str, String)> {
+    let mut buf = std::mem::take(carry);
+    buf.extend_from_slice(data);
+    match std::str::from_utf8(&buf) {
+        Ok(s) => (!s.is_empty()).then(|| ("utf-8", s.to_string())),
+        Err(e) if e.error_len().is_none() && buf.len() - e.valid_up_to() < 4 => {
+            *carry = buf.split_off(e.valid_up_to());
+            let s = String::from_utf8(buf).unwrap_or_default();
+            (!s.is_empty()).then_some(("utf-8", s))
+        }
+        Err(_) => Some(("base64", base64::engine::general_purpose::STANDARD.encode(&buf))),
+    }
+}
+
+impl EventState {
+    async fn next_event(&mut self) -> Bytes {
+        loop {
+            let frame = match self.rx.next().await {
+                Some(Ok(f)) => f,
+                Some(Err(e)) => {
+                    let code = match e {
+                        StreamError::Idle => "executor_timeout",
+                        _ => "executor_lost",
+                    };
+                    return self.fail(code, "the executor stopped responding");
+                }
+                None => return self.fail("executor_lost", "the executor stopped responding"),
+            };
+            match frame {
+                Frame::Data(b) if !b.is_empty() => {
+                    let (idx, name) = match b[0] {
+                        SSH_STDOUT => (0, "stdout"),
+                        SSH_STDERR => (1, "stderr"),
+                        _ => continue,
+                    };
+                    if let Some((encoding, text)) = chunk_text(&mut self.carry[idx], &b[1..]) {
+                        return sse(name, &json!({"data": text, "encoding": encoding}));
+                    }
+                }
+                Frame::Exit(exit) => {
+                    self.done = true;
+                    let mut out = BytesMut::new();
+                    for (idx, name) in [(0, "stdout"), (1, "stderr")] {
+                        let rest = std::mem::take(&mut self.carry[idx]);
+                        if !rest.is_empty() {
+                            let data = base64::engine::general_purpose::STANDARD.encode(&rest);
+                            out.extend_from_slice(&sse(name, &json!({"data": data, "encoding": "base64"})));
+                        }
+                    }
+                    out.extend_from_slice(&sse("exit", &exit_fields(&exit)));
+                    if let Some(draft) = self.draft.take() {
+                        finish_audit(draft, Ok(&exit));
+                    }
+                    return out.freeze();
+                }
+                Frame::Error(f) => return self.fail(&f.code.clone(), &f.message),
+                _ => {}
+            }
+        }
+    }
+
+    fn fail(&mut self, code: &str, message: &str) -> Bytes {
+        self.done = true;
+        if let Some(draft) = self.draft.take() {
+            finish_audit(draft, Err(code));
+        }
+        sse("error", &json!({"error": code, "message": message}))
+    }
+}
+
+impl Drop for EventState {
+    fn drop(&mut self) {
+        if let Some(draft) = self.draft.take() {
+            finish_audit(draft, Err("client_disconnected"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_cut_between_chunks_is_rejoined() {
+        let mut carry = Vec::new();
+        let euro = "€".as_bytes();
+        assert_eq!(chunk_text(&mut carry, &[b'a', euro[0]]), Some(("utf-8", "a".into())));
+        assert_eq!(chunk_text(&mut carry, &euro[1..]), Some(("utf-8", "€".into())));
+        assert!(carry.is_empty());
+        assert_eq!(chunk_text(&mut carry, &[0xff, 0x00]).map(|c| c.0), Some("base64"));
+    }
+}

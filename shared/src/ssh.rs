@@ -1,0 +1,273 @@
+//! SSH execution, the parts every role shares: the agent's request body and its validation,
+//! the exact script a server runs, the canonical form an approval binds, host-key descriptions
+//! and signal numbers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// `POST /ssh/:target/exec` as the agent sends it (the seed's `command` and `timeout`, plus
+/// `stdin` and `env`). Unknown fields are refused: a field the agent expects to matter must not
+/// be silently ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecBody {
+    pub command: Option<String>,
+    /// Seconds (fractions allowed); default 30.
+    pub timeout: Option<f64>,
+    pub stdin: Option<String>,
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+/// A validated command request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecSpec {
+    pub command: String,
+    pub timeout: Duration,
+    pub stdin: Option<String>,
+    pub env: Vec<(String, String)>,
+}
+
+/// Why a request body was refused: a stable code and a message for the agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ExecBodyError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn refuse(code: &'static str, message: impl Into<String>) -> ExecBodyError {
+    ExecBodyError {
+        code,
+        message: message.into(),
+    }
+}
+
+pub const DEFAULT_TIMEOUT_SECS: f64 = 30.0;
+const MAX_ENV_VARS: usize = 64;
+
+/// Variables that change how the remote shell or the dynamic loader behave before the command
+/// is even read: refused, since the guard judges the command, not what a loader would inject.
+fn reserved_env(name: &str) -> bool {
+    name.starts_with("LD_")
+        || name.starts_with("BASH_FUNC_")
+        || matches!(
+            name,
+            "BASH_ENV" | "ENV" | "IFS" | "PROMPT_COMMAND" | "SHELLOPTS" | "BASHOPTS" | "PS4" | "CDPATH" | "GLOBIGNORE"
+        )
+}
+
+fn valid_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 128
+        && bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+impl ExecBody {
+    pub fn parse(body: &[u8]) -> Result<Self, ExecBodyError> {
+        serde_json::from_slice(body).map_err(|e| {
+            let what = if e.is_syntax() || e.is_eof() {
+                "the body is not valid JSON"
+            } else {
+                "the body does not match {\"command\": string, \"timeout\"?: seconds, \"stdin\"?: string, \"env\"?: {name: value}}"
+            };
+            refuse("bad_body", format!("{what}: {e}"))
+        })
+    }
+
+    pub fn validate(self, max_timeout_secs: u64) -> Result<ExecSpec, ExecBodyError> {
+        let command = self.command.unwrap_or_default();
+        if command.trim().is_empty() {
+            return Err(refuse(
+                "missing_command",
+                "\"command\" is required and must not be blank",
+            ));
+        }
+        if command.contains('\0') {
+            return Err(refuse("bad_command", "\"command\" must not contain NUL characters"));
+        }
+        let secs = self.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
+        #[expect(clippy::cast_precision_loss, reason = "the maximum is a small number of seconds")]
+        let max = max_timeout_secs as f64;
+        if !secs.is_finite() || secs <= 0.0 || secs > max {
+            return Err(refuse(
+                "bad_timeout",
+                format!("\"timeout\" must be a number of seconds greater than 0 and at most {max_timeout_secs}"),
+            ));
+        }
+        if self.stdin.as_deref().is_some_and(|s| s.contains('\0')) {
+            return Err(refuse("bad_stdin", "\"stdin\" must not contain NUL characters"));
+        }
+        let env = self.env.unwrap_or_default();
+        if env.len() > MAX_ENV_VARS {
+            return Err(refuse(
+                "bad_env",
+                format!("at most {MAX_ENV_VARS} environment variables"),
+            ));
+        }
+        for (name, value) in &env {
+            if !valid_env_name(name) {
+                return Err(refuse(
+                    "bad_env",
+                    format!("{name:?} is not a valid environment variable name"),
+                ));
+            }
+            if reserved_env(name) {
+                return Err(refuse("bad_env", format!("{name} may not be set through \"env\"")));
+            }
+            if value.contains('\0') {
+                return Err(refuse(
+                    "bad_env",
+                    format!("the value of {name} contains a NUL character"),
+                ));
+            }
+        }
+        Ok(ExecSpec {
+            command,
+            timeout: Duration::from_secs_f64(secs),
+            stdin: self.stdin,
+            env: env.into_iter().collect(),
+        })
+    }
+}
+
+/// Single-quotes `s` for a POSIX shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The script the server's shell runs: the agent's command, preceded by `export` of its `env`
+/// (servers accept few variables through the SSH protocol; the shell accepts them all). The
+/// guard judges this exact text.
+pub fn remote_script(command: &str, env: &[(String, String)]) -> String {
+    if env.is_empty() {
+        return command.to_string();
+    }
+    let exports: Vec<String> = env.iter().map(|(k, v)| format!("{k}={}", shell_quote(v))).collect();
+    format!("export {}\n{command}", exports.join(" "))
+}
+
+/// What an approval of an SSH command binds: the command, its environment and its stdin.
+pub fn canonical_ssh(command: &str, env: &[(String, String)], stdin: Option<&str>) -> (serde_json::Value, String) {
+    let stdin_sha256 = hex::encode(Sha256::digest(stdin.unwrap_or("").as_bytes()));
+    let env: BTreeMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let request = serde_json::json!({
+        "command": command,
+        "env": env,
+        "stdinSha256": stdin_sha256,
+    });
+    let hash = hex::encode(Sha256::digest(request.to_string().as_bytes()));
+    (request, hash)
+}
+
+/// Linux signal numbers of the names SSH reports, for the exit code of a killed command.
+pub fn signal_number(name: &str) -> Option<u32> {
+    Some(match name {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "ILL" => 4,
+        "TRAP" => 5,
+        "ABRT" => 6,
+        "BUS" => 7,
+        "FPE" => 8,
+        "KILL" => 9,
+        "USR1" => 10,
+        "SEGV" => 11,
+        "USR2" => 12,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        "XCPU" => 24,
+        "XFSZ" => 25,
+        _ => return None,
+    })
+}
+
+/// The exit code reported for a command killed by `signal`: 128 + its number, as shells do
+/// (255 for a signal without a known number). Never 0.
+pub fn exit_code_for_signal(signal: &str) -> u32 {
+    signal_number(signal).map_or(255, |n| 128 + n)
+}
+
+/// A host key as stored and shown: algorithm, SHA-256 fingerprint, OpenSSH text (no comment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostKeyInfo {
+    pub algorithm: String,
+    pub fingerprint: String,
+    pub public_key: String,
+}
+
+pub fn describe_host_key(key: &russh::keys::PublicKey) -> HostKeyInfo {
+    let bare = russh::keys::PublicKey::new(key.key_data().clone(), "");
+    HostKeyInfo {
+        algorithm: key.algorithm().as_str().to_string(),
+        fingerprint: key.fingerprint(russh::keys::HashAlg::Sha256).to_string(),
+        public_key: bare.to_openssh().unwrap_or_default(),
+    }
+}
+
+/// Parses a public key in OpenSSH form (`ssh-ed25519 AAAA… [comment]`).
+pub fn parse_public_key(text: &str) -> Option<russh::keys::PublicKey> {
+    russh::keys::PublicKey::from_openssh(text.trim()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> Result<ExecSpec, ExecBodyError> {
+        ExecBody::parse(json.as_bytes())?.validate(60)
+    }
+
+    #[test]
+    fn body_validation_has_stable_codes() {
+        let ok = spec(r#"{"command":"echo hi"}"#).unwrap();
+        assert_eq!(ok.timeout, Duration::from_secs(30));
+        assert_eq!(
+            spec(r#"{"command":"x","timeout":0.5}"#).unwrap().timeout,
+            Duration::from_millis(500)
+        );
+        let code = |j: &str| spec(j).unwrap_err().code;
+        assert_eq!(code("nope"), "bad_body");
+        assert_eq!(code(r#"{"command":1}"#), "bad_body");
+        assert_eq!(code(r#"{"command":"x","sudo":true}"#), "bad_body");
+        assert_eq!(code(r#"{}"#), "missing_command");
+        assert_eq!(code(r#"{"command":"  "}"#), "missing_command");
+        assert_eq!(code(r#"{"command":"a\u0000b"}"#), "bad_command");
+        assert_eq!(code(r#"{"command":"x","timeout":0}"#), "bad_timeout");
+        assert_eq!(code(r#"{"command":"x","timeout":-1}"#), "bad_timeout");
+        assert_eq!(code(r#"{"command":"x","timeout":61}"#), "bad_timeout");
+        assert_eq!(code(r#"{"command":"x","timeout":"30"}"#), "bad_body");
+        assert_eq!(code(r#"{"command":"x","env":{"1A":"v"}}"#), "bad_env");
+        assert_eq!(code(r#"{"command":"x","env":{"LD_PRELOAD":"/x.so"}}"#), "bad_env");
+        assert_eq!(code(r#"{"command":"x","env":{"BASH_ENV":"/x"}}"#), "bad_env");
+    }
+
+    #[test]
+    fn env_is_exported_quoted() {
+        let env = vec![("A".to_string(), "it's $(x)".to_string())];
+        assert_eq!(remote_script("echo $A", &env), "export A='it'\\''s $(x)'\necho $A");
+        assert_eq!(remote_script("ls", &[]), "ls");
+    }
+
+    #[test]
+    fn canonical_ssh_binds_every_part() {
+        let env = vec![("A".to_string(), "1".to_string())];
+        let (_, base) = canonical_ssh("rm -rf /data", &env, None);
+        assert_eq!(canonical_ssh("rm -rf /data", &env, Some("")).1, base);
+        assert_ne!(canonical_ssh("rm -rf /data ", &env, None).1, base);
+        assert_ne!(canonical_ssh("rm -rf /data", &[], None).1, base);
+        assert_ne!(canonical_ssh("rm -rf /data", &env, Some("y\n")).1, base);
+    }
+
+    #[test]
+    fn killed_commands_never_exit_zero() {
+        assert_eq!(exit_code_for_signal("KILL"), 137);
+        assert_eq!(exit_code_for_signal("TERM"), 143);
+        assert_eq!(exit_code_for_signal("WEIRD"), 255);
+    }
+}
