@@ -461,6 +461,12 @@ def test_configmap_carries_settings() -> None:
     assert data["SHELLGATE_SHUTDOWN_GRACE_MS"] == "25000"
     assert data["SHELLGATE_MAX_BODY_BYTES"] == "1048576"
     assert all(k.startswith("SHELLGATE_") for k in data)
+    # SSH settings, with the binary's defaults, and settable through config.ssh.
+    assert data["SHELLGATE_SSH_MAX_TIMEOUT_SECS"] == "60"
+    assert data["SHELLGATE_SSH_OUTPUT_CAP_BYTES"] == "1048576"
+    assert data["SHELLGATE_SSH_MAX_SESSIONS_PER_CONNECTION"] == "8"
+    tuned = render(merge(SCENARIOS["metrics"], {"config": {"ssh": {"maxTimeoutSecs": 600}}}))
+    assert tuned.named("ConfigMap", f"{FULLNAME}-config")["data"]["SHELLGATE_SSH_MAX_TIMEOUT_SECS"] == "600"
     # Pods roll when the config changes.
     changed = render(merge(SCENARIOS["metrics"], {"config": {"extraEnv": {"SHELLGATE_MAX_BODY_BYTES": "2"}}}))
     before = r.named("Deployment", f"{FULLNAME}-gateway")["spec"]["template"]["metadata"]["annotations"]
