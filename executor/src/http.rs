@@ -51,35 +51,15 @@ pub fn build_client(ctx: &ExecutorContext) -> awc::Client {
 /// typed error frame.
 pub async fn handle_open(ctx: Arc<ExecutorContext>, client: awc::Client, msg: async_nats::Message) {
     let _inflight = InFlight::new(&ctx.metrics.executor.inflight);
-    let Some(reply) = msg.reply.clone() else {
-        tracing::warn!("open message without reply subject dropped");
-        return;
-    };
-    let nats = ctx.bus.client.clone();
-    let inbox = nats.new_inbox();
-    let sub = match nats.subscribe(inbox.clone()).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot subscribe stream inbox");
-            return;
-        }
-    };
-    let (mut tx, rx) = link(nats, ctx.stream, sub, inbox.into(), reply, 0, 0);
-    tx.set_origin(&ctx.id);
     let parent = shellgate_shared::telemetry::extract(msg.headers.as_ref());
-    let (req, inline): (HttpExecRequest, _) = match decode_open(msg.payload) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(error = %e, "malformed open message");
-            let _ = tx
-                .send(Frame::Error(StreamFailure::new(
-                    502,
-                    "executor_protocol_error",
-                    "malformed request",
-                )))
-                .await;
-            return;
-        }
+    let Some(Opened {
+        mut tx,
+        rx,
+        request: req,
+        inline,
+    }) = open_request::<HttpExecRequest>(&ctx, msg).await
+    else {
+        return;
     };
     // A streamed request body needs our inbox before anything else; an inline one can wait to
     // see whether the response itself is quick (`accept_now`).
@@ -102,6 +82,51 @@ pub async fn handle_open(ctx: Arc<ExecutorContext>, client: awc::Client, msg: as
     tx.linger().await;
 }
 
+/// A stream back to the gateway that sent an open message, and the request it carried.
+pub(crate) struct Opened<T> {
+    pub tx: Sender,
+    pub rx: Receiver,
+    pub request: T,
+    pub inline: Bytes,
+}
+
+/// Links a stream with the gateway that published `msg` and decodes the request in it; a
+/// malformed request is answered with an error frame. `None`: nothing more to do.
+pub(crate) async fn open_request<T: serde::de::DeserializeOwned>(
+    ctx: &ExecutorContext,
+    msg: async_nats::Message,
+) -> Option<Opened<T>> {
+    let Some(reply) = msg.reply.clone() else {
+        tracing::warn!("open message without reply subject dropped");
+        return None;
+    };
+    let nats = ctx.bus.client.clone();
+    let inbox = nats.new_inbox();
+    let sub = match nats.subscribe(inbox.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot subscribe stream inbox");
+            return None;
+        }
+    };
+    let (mut tx, rx) = link(nats, ctx.stream, sub, inbox.into(), reply, 0, 0);
+    tx.set_origin(&ctx.id);
+    match decode_open(msg.payload) {
+        Ok((request, inline)) => Some(Opened {
+            tx,
+            rx,
+            request,
+            inline,
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed open message");
+            let failure = StreamFailure::new(502, "executor_protocol_error", "malformed request");
+            let _ = tx.send(Frame::Error(failure)).await;
+            None
+        }
+    }
+}
+
 async fn accept_now(ctx: &ExecutorContext, tx: &mut Sender) -> Result<(), StreamError> {
     if tx.has_sent() {
         return Ok(());
@@ -113,10 +138,10 @@ async fn accept_now(ctx: &ExecutorContext, tx: &mut Sender) -> Result<(), Stream
 }
 
 /// Counts a request in the in-flight gauge for as long as it lives.
-struct InFlight<'a>(&'a prometheus_client::metrics::gauge::Gauge);
+pub(crate) struct InFlight<'a>(&'a prometheus_client::metrics::gauge::Gauge);
 
 impl<'a> InFlight<'a> {
-    fn new(gauge: &'a prometheus_client::metrics::gauge::Gauge) -> Self {
+    pub(crate) fn new(gauge: &'a prometheus_client::metrics::gauge::Gauge) -> Self {
         gauge.inc();
         Self(gauge)
     }

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 use russh::{ChannelMsg, Sig};
 use shellgate_shared::bus::messages::{
-    Accepted, ResponseHead, SSH_STDERR, SSH_STDOUT, SshExecRequest, SshExit, StreamFailure, decode_open,
+    Accepted, ResponseHead, SSH_STDERR, SSH_STDOUT, SshExecRequest, SshExit, StreamFailure,
 };
-use shellgate_shared::bus::stream::{Frame, Sender, link};
+use shellgate_shared::bus::stream::{Frame, Sender};
 use shellgate_shared::db::queries;
 use shellgate_shared::db::queries::host_keys::PresentedKey;
 use shellgate_shared::ssh::{exit_code_for_signal, parse_public_key, remote_script};
@@ -17,6 +17,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::pool::{ConnectError, Endpoint, Lease, SshPools};
 use crate::context::ExecutorContext;
+use crate::http::{InFlight, Opened, open_request};
 use crate::scrub::Scrubber;
 
 /// After a timeout or a cancel: TERM, then KILL this much later, then give up on the channel.
@@ -28,31 +29,16 @@ fn fail(status: u16, code: &str, message: &str) -> StreamFailure {
 
 /// Handles one SSH open message from the queue group. Always answers.
 pub async fn handle_ssh_open(ctx: Arc<ExecutorContext>, pools: Arc<SshPools>, msg: async_nats::Message) {
-    let Some(reply) = msg.reply.clone() else {
-        tracing::warn!("open message without reply subject dropped");
-        return;
-    };
-    let nats = ctx.bus.client.clone();
-    let inbox = nats.new_inbox();
-    let sub = match nats.subscribe(inbox.clone()).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot subscribe stream inbox");
-            return;
-        }
-    };
-    let (mut tx, _rx) = link(nats, ctx.stream, sub, inbox.into(), reply, 0, 0);
-    tx.set_origin(&ctx.id);
+    let _inflight = InFlight::new(&ctx.metrics.executor.inflight);
     let parent = shellgate_shared::telemetry::extract(msg.headers.as_ref());
-    let req: SshExecRequest = match decode_open(msg.payload) {
-        Ok((req, _)) => req,
-        Err(e) => {
-            tracing::warn!(error = %e, "malformed SSH open message");
-            let _ = tx
-                .send(Frame::Error(fail(502, "executor_protocol_error", "malformed request")))
-                .await;
-            return;
-        }
+    let Some(Opened {
+        mut tx,
+        rx: _rx,
+        request: req,
+        ..
+    }) = open_request::<SshExecRequest>(&ctx, msg).await
+    else {
+        return;
     };
     // Connecting may take a while: say at once that this executor has the command.
     if tx

@@ -452,6 +452,23 @@ async fn connections_are_reused_replaced_when_broken_and_multiplied_past_max_ses
     }
     assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
     assert!(sshd.connections() >= 4, "{} connections", sshd.connections());
+
+    // The pool is visible in the executor's metrics.
+    let executor = c.procs[0].url("executor");
+    let mut res = c
+        .http
+        .request("GET", &format!("{executor}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    let text = String::from_utf8(shellgate_tests::client::read_body(&mut res).await).unwrap();
+    let connects = format!(
+        r#"shellgate_executor_ssh_connects_total{{outcome="ok"}} {}"#,
+        sshd.connections()
+    );
+    assert!(text.contains(&connects), "{connects} not in:\n{text}");
+    assert!(text.contains("shellgate_executor_ssh_channels 0"), "{text}");
+    assert!(text.contains("shellgate_executor_ssh_connections "), "{text}");
 }
 
 #[actix_web::test]
