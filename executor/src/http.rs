@@ -10,8 +10,8 @@ use awc::http::Method;
 use awc::http::header::{HeaderName, HeaderValue};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use shellgate_shared::bus::messages::{Accepted, BodyMode, HttpExecRequest, ResponseHead, StreamFailure, decode_open};
-use shellgate_shared::bus::stream::{Frame, Receiver, Sender, StreamError, link};
+use shellgate_shared::bus::messages::{Accepted, BodyMode, HttpExecRequest, ResponseHead, StreamFailure};
+use shellgate_shared::bus::stream::{Frame, Receiver, Sender, StreamError};
 use shellgate_shared::credential::Credential;
 use shellgate_shared::headers::{filter_request_headers, filter_response_headers};
 use shellgate_shared::http_path::build_upstream_url;
@@ -20,6 +20,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::context::ExecutorContext;
+use crate::intake::{InFlight, Opened, open_credential, open_request, resolve_target};
 use crate::scrub::Scrubber;
 
 /// The awc client of one worker thread: no redirects followed (they are returned to the agent),
@@ -82,51 +83,6 @@ pub async fn handle_open(ctx: Arc<ExecutorContext>, client: awc::Client, msg: as
     tx.linger().await;
 }
 
-/// A stream back to the gateway that sent an open message, and the request it carried.
-pub(crate) struct Opened<T> {
-    pub tx: Sender,
-    pub rx: Receiver,
-    pub request: T,
-    pub inline: Bytes,
-}
-
-/// Links a stream with the gateway that published `msg` and decodes the request in it; a
-/// malformed request is answered with an error frame. `None`: nothing more to do.
-pub(crate) async fn open_request<T: serde::de::DeserializeOwned>(
-    ctx: &ExecutorContext,
-    msg: async_nats::Message,
-) -> Option<Opened<T>> {
-    let Some(reply) = msg.reply.clone() else {
-        tracing::warn!("open message without reply subject dropped");
-        return None;
-    };
-    let nats = ctx.bus.client.clone();
-    let inbox = nats.new_inbox();
-    let sub = match nats.subscribe(inbox.clone()).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot subscribe stream inbox");
-            return None;
-        }
-    };
-    let (mut tx, rx) = link(nats, ctx.stream, sub, inbox.into(), reply, 0, 0);
-    tx.set_origin(&ctx.id);
-    match decode_open(msg.payload) {
-        Ok((request, inline)) => Some(Opened {
-            tx,
-            rx,
-            request,
-            inline,
-        }),
-        Err(e) => {
-            tracing::warn!(error = %e, "malformed open message");
-            let failure = StreamFailure::new(502, "executor_protocol_error", "malformed request");
-            let _ = tx.send(Frame::Error(failure)).await;
-            None
-        }
-    }
-}
-
 async fn accept_now(ctx: &ExecutorContext, tx: &mut Sender) -> Result<(), StreamError> {
     if tx.has_sent() {
         return Ok(());
@@ -137,47 +93,8 @@ async fn accept_now(ctx: &ExecutorContext, tx: &mut Sender) -> Result<(), Stream
     .await
 }
 
-/// Counts a request in the in-flight gauge for as long as it lives.
-pub(crate) struct InFlight<'a>(&'a prometheus_client::metrics::gauge::Gauge);
-
-impl<'a> InFlight<'a> {
-    pub(crate) fn new(gauge: &'a prometheus_client::metrics::gauge::Gauge) -> Self {
-        gauge.inc();
-        Self(gauge)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
 fn fail(status: u16, code: &str, message: &str) -> StreamFailure {
     StreamFailure::new(status, code, message)
-}
-
-/// Opens the target's credential, if it has one.
-pub(crate) fn open_credential(
-    ctx: &ExecutorContext,
-    cred: &shellgate_shared::db::models::TargetCredential,
-) -> Result<Credential, StreamFailure> {
-    let plain = ctx.vault.open(&cred.key_id, &cred.sealed).map_err(|e| {
-        tracing::error!(error = %e, target_id = %cred.target_id, "cannot open credential");
-        fail(
-            502,
-            "credential_unavailable",
-            "the target's credential cannot be used by this executor",
-        )
-    })?;
-    serde_json::from_slice(&plain).map_err(|_| {
-        tracing::error!(target_id = %cred.target_id, "sealed credential is not a valid credential document");
-        fail(
-            502,
-            "credential_unavailable",
-            "the target's credential cannot be used by this executor",
-        )
-    })
 }
 
 fn header_pair(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
@@ -195,24 +112,8 @@ async fn run(
     rx: Receiver,
     tx: &mut Sender,
 ) -> Result<(), StreamFailure> {
-    let resolved = ctx
-        .targets
-        .get(&ctx.db, &ctx.bus, req.target_id)
-        .await
-        .map_err(|_| fail(503, "executor_db_unavailable", "the executor cannot reach its database"))?
-        .ok_or_else(|| fail(404, "target_not_found", "no such target"))?;
+    let resolved = resolve_target(ctx, req.target_id, "http").await?;
     let target = &resolved.target;
-    if target.kind != "http" || !target.enabled {
-        return Err(fail(404, "target_not_found", "no such target"));
-    }
-    if target.pool != ctx.pool_name {
-        tracing::error!(pool = %target.pool, own = %ctx.pool_name, "request routed to the wrong executor pool");
-        return Err(fail(
-            502,
-            "executor_wrong_pool",
-            "the request reached an executor of another pool",
-        ));
-    }
     // Defence in depth: judge the request again, whatever the gateway decided.
     crate::recheck::recheck_http(ctx, &req, &inline, target.query_api.as_deref()).await?;
     let base = target

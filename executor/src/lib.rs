@@ -7,6 +7,7 @@
 pub mod context;
 pub mod handlers;
 pub mod http;
+pub mod intake;
 pub mod recheck;
 pub mod routes;
 pub mod scrub;

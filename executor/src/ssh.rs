@@ -7,10 +7,10 @@ pub mod pool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::context::ExecutorContext;
+use crate::intake::serve_queue;
 use pool::{PoolSettings, SshPools};
 
 /// How often idle and broken pooled connections are looked for.
@@ -45,25 +45,7 @@ pub async fn spawn_ssh_service(
     Ok(thread)
 }
 
-async fn serve(
-    ctx: Arc<ExecutorContext>,
-    mut shutdown: watch::Receiver<bool>,
-    ready: oneshot::Sender<anyhow::Result<()>>,
-) {
-    let subject = ctx.bus.subjects.exec_ssh(&ctx.pool_name);
-    let queue = ctx.bus.subjects.exec_queue(&ctx.pool_name);
-    let mut sub = match ctx.bus.client.queue_subscribe(subject, queue).await {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = ready.send(Err(anyhow::anyhow!("cannot subscribe to the SSH subject: {e}")));
-            return;
-        }
-    };
-    if let Err(e) = ctx.bus.client.flush().await {
-        let _ = ready.send(Err(anyhow::anyhow!("NATS flush failed: {e}")));
-        return;
-    }
-    let _ = ready.send(Ok(()));
+async fn serve(ctx: Arc<ExecutorContext>, shutdown: watch::Receiver<bool>, ready: oneshot::Sender<anyhow::Result<()>>) {
     let pools = SshPools::new(PoolSettings::from_settings(&ctx.settings), ctx.metrics.executor.clone());
     let reaper = {
         let pools = pools.clone();
@@ -75,28 +57,15 @@ async fn serve(
             }
         })
     };
-    let limit = ctx.settings.ssh_max_in_flight.max(1);
-    let permits = Arc::new(Semaphore::new(limit));
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.changed() => break,
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
-        let msg = tokio::select! {
-            _ = shutdown.changed() => break,
-            m = sub.next() => match m { Some(m) => m, None => break },
-        };
+    let subject = ctx.bus.subjects.exec_ssh(&ctx.pool_name);
+    let limit = ctx.settings.ssh_max_in_flight;
+    serve_queue(&ctx, subject, limit, shutdown, ready, |msg, permit| {
         let (ctx, pools) = (ctx.clone(), pools.clone());
         tokio::spawn(async move {
             exec::handle_ssh_open(ctx, pools, msg).await;
             drop(permit);
         });
-    }
-    let _ = sub.unsubscribe().await;
-    let grace = Duration::from_millis(ctx.settings.shutdown_grace_ms);
-    let all = u32::try_from(limit).unwrap_or(u32::MAX);
-    if tokio::time::timeout(grace, permits.acquire_many(all)).await.is_err() {
-        tracing::warn!("shutdown grace period over with SSH commands still running");
-    }
+    })
+    .await;
     reaper.abort();
 }

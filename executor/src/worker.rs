@@ -3,13 +3,12 @@
 //! executor processes of the pool.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::StreamExt;
-use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::context::ExecutorContext;
 use crate::http::{build_client, handle_open};
+use crate::intake::serve_queue;
 
 pub struct WorkerPool {
     shutdown: watch::Sender<bool>,
@@ -69,47 +68,18 @@ pub async fn spawn_workers(ctx: Arc<ExecutorContext>, n: usize) -> anyhow::Resul
 
 async fn worker_loop(
     ctx: Arc<ExecutorContext>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     ready: oneshot::Sender<anyhow::Result<()>>,
 ) {
-    let subject = ctx.bus.subjects.exec_http(&ctx.pool_name);
-    let queue = ctx.bus.subjects.exec_queue(&ctx.pool_name);
-    let mut sub = match ctx.bus.client.queue_subscribe(subject, queue).await {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = ready.send(Err(anyhow::anyhow!("cannot subscribe to the executor subject: {e}")));
-            return;
-        }
-    };
-    // The subscription must be known to the server before callers are told we are ready.
-    if let Err(e) = ctx.bus.client.flush().await {
-        let _ = ready.send(Err(anyhow::anyhow!("NATS flush failed: {e}")));
-        return;
-    }
-    let _ = ready.send(Ok(()));
     let client = build_client(&ctx);
+    let subject = ctx.bus.subjects.exec_http(&ctx.pool_name);
     let limit = ctx.settings.executor_max_in_flight;
-    let permits = Arc::new(Semaphore::new(limit));
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.changed() => break,
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
-        let msg = tokio::select! {
-            _ = shutdown.changed() => break,
-            m = sub.next() => match m { Some(m) => m, None => break },
-        };
-        let ctx = ctx.clone();
-        let client = client.clone();
+    serve_queue(&ctx, subject, limit, shutdown, ready, |msg, permit| {
+        let (ctx, client) = (ctx.clone(), client.clone());
         actix_rt::spawn(async move {
             handle_open(ctx, client, msg).await;
             drop(permit);
         });
-    }
-    let _ = sub.unsubscribe().await;
-    let grace = Duration::from_millis(ctx.settings.shutdown_grace_ms);
-    let all = u32::try_from(limit).unwrap_or(u32::MAX);
-    if tokio::time::timeout(grace, permits.acquire_many(all)).await.is_err() {
-        tracing::warn!("shutdown grace period over with requests still in flight");
-    }
+    })
+    .await;
 }

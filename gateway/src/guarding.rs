@@ -44,13 +44,17 @@ fn query_api(grant: &Grant) -> Option<QueryApi> {
     }
 }
 
-/// Reads the whole body, refusing more than `max` bytes.
-async fn read_bounded(payload: &mut web::Payload, max: usize) -> Result<Bytes, ApiError> {
+/// Reads the whole body, refusing more than `max` bytes with `too_large`.
+pub(crate) async fn read_bounded(
+    payload: &mut web::Payload,
+    max: usize,
+    too_large: fn(usize) -> ApiError,
+) -> Result<Bytes, ApiError> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| ApiError::BadRequest("bad_body", "the request body could not be read"))?;
         if buf.len() + chunk.len() > max {
-            return Err(ApiError::ApprovalBodyTooLarge(max));
+            return Err(too_large(max));
         }
         buf.extend_from_slice(&chunk);
     }
@@ -112,7 +116,7 @@ pub async fn gate_http(
     let (raw_path, headers) = (open.path.as_str(), open.headers.as_slice());
     // Query APIs: the guard reads the query in the body, so the body is read first.
     let mut body = match query_api {
-        Some(_) => Some(read_bounded(payload, ctx.approval_max_body_bytes).await?),
+        Some(_) => Some(read_bounded(payload, ctx.approval_max_body_bytes, ApiError::ApprovalBodyTooLarge).await?),
         None => None,
     };
     let view = HttpRequestView {
@@ -146,7 +150,7 @@ pub async fn gate_http(
     // An approval binds the exact request, body included.
     let body = match body.take() {
         Some(b) => b,
-        None => read_bounded(payload, ctx.approval_max_body_bytes).await?,
+        None => read_bounded(payload, ctx.approval_max_body_bytes, ApiError::ApprovalBodyTooLarge).await?,
     };
     let (request, hash) = canonical_http(req.method().as_str(), raw_path, req.uri().query(), &body);
     let bound = Bound {

@@ -9,7 +9,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 use serde_json::json;
 use shellgate_shared::audit::Outcome;
 use shellgate_shared::bus::messages::{SSH_STDERR, SSH_STDOUT, SshExecRequest, SshExit, encode_open};
@@ -21,7 +20,7 @@ use shellgate_shared::ssh::{ExecBody, ExecSpec, canonical_ssh, remote_script};
 use crate::auth::bearer;
 use crate::context::GatewayContext;
 use crate::error::ApiError;
-use crate::guarding::{Approved, Bound, approve, record};
+use crate::guarding::{Approved, Bound, approve, read_bounded, record};
 use crate::proxy::{AuditDraft, Opened, REQUEST_ID_HEADER, held, open_stream, stream_error};
 
 /// Time an executor has after the command's timeout to report its end (signals, then close).
@@ -82,18 +81,6 @@ fn valid_slug(slug: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-async fn read_body(payload: &mut web::Payload, max: usize) -> Result<Bytes, ApiError> {
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::BadRequest("bad_body", "the request body could not be read"))?;
-        if buf.len() + chunk.len() > max {
-            return Err(ApiError::PayloadTooLarge(max as u64));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
-
 /// Authenticates, validates, judges and hands the command to an executor; returns once the
 /// command runs on the server (or is held for a human, or refused).
 async fn run(
@@ -119,7 +106,10 @@ async fn run(
     if !grant.enabled {
         return Err(ApiError::TargetDisabled);
     }
-    let body = read_body(&mut payload, ctx.ssh.max_request_bytes).await?;
+    let body = read_bounded(&mut payload, ctx.ssh.max_request_bytes, |max| {
+        ApiError::PayloadTooLarge(max as u64)
+    })
+    .await?;
     let spec = ExecBody::parse(&body)
         .and_then(|b| b.validate(ctx.ssh.max_timeout_secs))
         .map_err(|e| ApiError::Invalid(e.code, e.message))?;
@@ -223,10 +213,19 @@ fn exit_fields(exit: &SshExit) -> serde_json::Value {
     })
 }
 
+/// How a command that started ended, for its audit record.
+enum Ended<'a> {
+    Exited(&'a SshExit),
+    /// The agent closed its event stream (the command was cancelled).
+    Disconnected,
+    /// The stream failed with this code.
+    Failed(&'a str),
+}
+
 /// Completes the audit record of a command that ran (or was cut off).
-fn finish_audit(mut draft: AuditDraft, ended: Result<&SshExit, &str>) {
+fn finish_audit(mut draft: AuditDraft, ended: Ended<'_>) {
     match ended {
-        Ok(exit) => {
+        Ended::Exited(exit) => {
             draft.event.bytes_out = exit.stdout_bytes + exit.stderr_bytes;
             if let (serde_json::Value::Object(detail), serde_json::Value::Object(fields)) =
                 (&mut draft.event.detail, exit_fields(exit))
@@ -240,8 +239,8 @@ fn finish_audit(mut draft: AuditDraft, ended: Result<&SshExit, &str>) {
                 draft.finish(Outcome::Allowed, 200, None);
             }
         }
-        Err("client_disconnected") => draft.finish(Outcome::Cancelled, 200, Some("client_disconnected".into())),
-        Err(code) => draft.finish(Outcome::Failed, 502, Some(code.to_string())),
+        Ended::Disconnected => draft.finish(Outcome::Cancelled, 200, Some("client_disconnected".into())),
+        Ended::Failed(code) => draft.finish(Outcome::Failed, 502, Some(code.to_string())),
     }
 }
 
@@ -292,7 +291,7 @@ async fn collect(mut rx: Receiver, spec: &ExecSpec, draft: AuditDraft, request_i
     } else {
         HttpResponse::Ok()
     };
-    finish_audit(draft, Ok(&exit));
+    finish_audit(draft, Ended::Exited(&exit));
     response
         .insert_header((REQUEST_ID_HEADER, request_id.to_string()))
         .json(body)
@@ -404,7 +403,7 @@ impl EventState {
                     }
                     out.extend_from_slice(&sse("exit", &exit_fields(&exit)));
                     if let Some(draft) = self.draft.take() {
-                        finish_audit(draft, Ok(&exit));
+                        finish_audit(draft, Ended::Exited(&exit));
                     }
                     return out.freeze();
                 }
@@ -417,7 +416,7 @@ impl EventState {
     fn fail(&mut self, code: &str, message: &str) -> Bytes {
         self.done = true;
         if let Some(draft) = self.draft.take() {
-            finish_audit(draft, Err(code));
+            finish_audit(draft, Ended::Failed(code));
         }
         sse("error", &json!({"error": code, "message": message}))
     }
@@ -426,7 +425,7 @@ impl EventState {
 impl Drop for EventState {
     fn drop(&mut self) {
         if let Some(draft) = self.draft.take() {
-            finish_audit(draft, Err("client_disconnected"));
+            finish_audit(draft, Ended::Disconnected);
         }
     }
 }

@@ -17,7 +17,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::pool::{ConnectError, Endpoint, Lease, SshPools};
 use crate::context::ExecutorContext;
-use crate::http::{InFlight, Opened, open_request};
+use crate::intake::{InFlight, Opened, open_credential, open_request, resolve_target};
 use crate::scrub::Scrubber;
 
 /// After a timeout or a cancel: TERM, then KILL this much later, then give up on the channel.
@@ -73,24 +73,8 @@ async fn run(
     tx: &mut Sender,
 ) -> Result<(), StreamFailure> {
     let started = Instant::now();
-    let resolved = ctx
-        .targets
-        .get(&ctx.db, &ctx.bus, req.target_id)
-        .await
-        .map_err(|_| fail(503, "executor_db_unavailable", "the executor cannot reach its database"))?
-        .ok_or_else(|| fail(404, "target_not_found", "no such target"))?;
+    let resolved = resolve_target(ctx, req.target_id, "ssh").await?;
     let target = &resolved.target;
-    if target.kind != "ssh" || !target.enabled {
-        return Err(fail(404, "target_not_found", "no such target"));
-    }
-    if target.pool != ctx.pool_name {
-        tracing::error!(pool = %target.pool, own = %ctx.pool_name, "request routed to the wrong executor pool");
-        return Err(fail(
-            502,
-            "executor_wrong_pool",
-            "the request reached an executor of another pool",
-        ));
-    }
     crate::recheck::recheck_ssh(ctx, &req).await?;
     let misconfigured = || fail(502, "target_misconfigured", "the SSH target is incomplete");
     let sealed = resolved.credential.as_ref().ok_or_else(|| {
@@ -100,7 +84,7 @@ async fn run(
             "the SSH target has no credential; an admin must set one",
         )
     })?;
-    let credential = crate::http::open_credential(ctx, sealed)?;
+    let credential = open_credential(ctx, sealed)?;
     let needles = credential.scrub_needles();
     let endpoint = Endpoint {
         target_id: target.id,
@@ -206,15 +190,15 @@ impl Output {
     }
 
     /// What of `data` goes to the gateway (nothing past the cap).
-    fn take(&mut self, data: &[u8]) -> Bytes {
+    fn take(&mut self, data: Bytes) -> Bytes {
         self.seen += data.len() as u64;
         let room = usize::try_from(self.cap.saturating_sub(self.kept)).unwrap_or(usize::MAX);
-        let part = &data[..data.len().min(room)];
+        let part = data.slice(..data.len().min(room));
         self.kept += part.len() as u64;
         if part.is_empty() {
             return Bytes::new();
         }
-        self.scrubber.push(Bytes::copy_from_slice(part))
+        self.scrubber.push(part)
     }
 
     fn frame(&self, data: &[u8]) -> Bytes {
@@ -350,7 +334,7 @@ async fn execute(
             }
             Some(_) => continue,
         };
-        let kept = out.take(&data);
+        let kept = out.take(data);
         if !kept.is_empty() && tx.send_data(out.frame(&kept)).await.is_err() {
             writer.abort();
             signal_and_close(write).await;
@@ -420,9 +404,9 @@ mod tests {
     #[test]
     fn output_is_capped_and_counted() {
         let mut out = Output::new(SSH_STDOUT, 5, Scrubber::new(Vec::new()));
-        let a = out.take(b"abc");
-        let b = out.take(b"defg");
-        let c = out.take(b"h");
+        let a = out.take(Bytes::from_static(b"abc"));
+        let b = out.take(Bytes::from_static(b"defg"));
+        let c = out.take(Bytes::from_static(b"h"));
         let rest = out.scrubber.finish();
         let all = [a, b, c, rest].concat();
         assert_eq!(&all, b"abcde");
