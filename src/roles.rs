@@ -186,8 +186,23 @@ pub async fn start_approver(
         ctx.bus.clone(),
         ctx.audit.clone(),
         ctx.metrics.clone(),
-        stop_rx,
+        stop_rx.clone(),
     ));
+    for notifier in shellgate_approver::notifier::configured(settings) {
+        let notify = shellgate_approver::notifier::NotifySettings::from_settings(settings);
+        let ack_wait = notify.timeout + Duration::from_secs(30);
+        let consumer = shellgate_approver::notifier::prepare(&ctx.bus, &settings.nats_url, &notifier, ack_wait).await?;
+        tracing::info!(notifier = notifier.name, "approval notifications on");
+        // awc: on this actix runtime.
+        actix_rt::spawn(shellgate_approver::notifier::run(
+            notifier,
+            consumer,
+            notify,
+            ctx.db.clone(),
+            ctx.metrics.clone(),
+            stop_rx.clone(),
+        ));
+    }
     let data = web::Data::new(ctx);
     let (addr, server) = serve(
         settings,

@@ -2,6 +2,7 @@ pub mod approvals;
 pub mod audit;
 pub mod guard_rules;
 pub mod health;
+pub mod notifications;
 pub mod permissions;
 pub mod targets;
 pub mod tokens;

@@ -3,7 +3,7 @@
 use actix_web::web;
 
 use crate::error::{json_config, query_config};
-use crate::handlers::{approvals, audit, guard_rules, health, permissions, targets, tokens};
+use crate::handlers::{approvals, audit, guard_rules, health, notifications, permissions, targets, tokens};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
@@ -58,6 +58,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/targets/{id}/host-keys/{key_id}",
                     web::delete().to(targets::host_keys::delete_host_key),
+                )
+                .route(
+                    "/notifications/dead-letters",
+                    web::get().to(notifications::list_dead_letters),
                 )
                 .route("/audit", web::get().to(audit::list::list_audit))
                 .route("/guard/builtin", web::get().to(guard_rules::list_builtin_rules))

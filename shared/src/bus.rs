@@ -202,7 +202,18 @@ impl Bus {
             .subjects
             .approval_event(&event.approval.id.to_string(), &event.event);
         let payload = serde_json::to_vec(event)?;
-        self.jetstream().publish(subject, payload.into()).await?.await?;
+        // Whoever handles the event (notifiers, dashboards) continues the trace of the request
+        // or decision that caused it.
+        let mut headers = async_nats::HeaderMap::new();
+        {
+            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+            crate::telemetry::inject(&tracing::Span::current().context(), &mut headers);
+        }
+        headers.insert("Nats-Msg-Id", format!("{}.{}", event.approval.id, event.event).as_str());
+        self.jetstream()
+            .publish_with_headers(subject, headers, payload.into())
+            .await?
+            .await?;
         Ok(())
     }
 

@@ -94,6 +94,21 @@ pub struct Settings {
     /// SSH: commands one executor runs at once (across all targets).
     pub ssh_max_in_flight: usize,
 
+    /// Approval notifications: a generic webhook (JSON, HMAC-SHA256 signed with
+    /// `notify_webhook_secret`, which it requires).
+    pub notify_webhook_url: Option<String>,
+    pub notify_webhook_secret: Option<SecretString>,
+    /// A Slack-compatible incoming webhook (its URL is a secret).
+    pub notify_slack_url: Option<SecretString>,
+    /// Where humans review approvals (the dashboard's public URL); notifications link there, and
+    /// the page asks them to log in.
+    pub notify_dashboard_url: Option<String>,
+    /// Deliveries of one event to one notifier before it goes to the dead-letter record.
+    pub notify_max_attempts: u32,
+    /// First retry delay; doubles each attempt, at most 5 minutes.
+    pub notify_retry_base_ms: u64,
+    pub notify_timeout_ms: u64,
+
     /// How long an approval stays valid before it expires.
     pub approval_ttl_secs: u64,
     /// Longest wait an agent may ask for (`GET /approvals/:id?wait=`, `X-Shellgate-Wait`).
@@ -154,6 +169,13 @@ impl Default for Settings {
             ssh_max_connections_per_target: 8,
             ssh_keepalive_secs: 15,
             ssh_max_in_flight: 256,
+            notify_webhook_url: None,
+            notify_webhook_secret: None,
+            notify_slack_url: None,
+            notify_dashboard_url: None,
+            notify_max_attempts: 8,
+            notify_retry_base_ms: 2_000,
+            notify_timeout_ms: 10_000,
             approval_ttl_secs: 15 * 60,
             approval_max_wait_secs: 120,
             approval_max_body_bytes: 512 * 1024,
@@ -224,6 +246,31 @@ impl Settings {
             return bad(
                 "SHELLGATE_SSH_MAX_SESSIONS_PER_CONNECTION and SHELLGATE_SSH_MAX_CONNECTIONS_PER_TARGET must be at least 1",
             );
+        }
+        let http_url = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+        if let Some(u) = &self.notify_webhook_url {
+            if !http_url(u) {
+                return bad("SHELLGATE_NOTIFY_WEBHOOK_URL must be an http(s) URL");
+            }
+            if self
+                .notify_webhook_secret
+                .as_ref()
+                .is_none_or(|s| s.expose_secret().len() < 16)
+            {
+                return bad(
+                    "SHELLGATE_NOTIFY_WEBHOOK_URL needs SHELLGATE_NOTIFY_WEBHOOK_SECRET (at least 16 characters) to sign with",
+                );
+            }
+        }
+        if self
+            .notify_slack_url
+            .as_ref()
+            .is_some_and(|u| !http_url(u.expose_secret()))
+        {
+            return bad("SHELLGATE_NOTIFY_SLACK_URL must be an http(s) URL");
+        }
+        if self.notify_max_attempts == 0 {
+            return bad("SHELLGATE_NOTIFY_MAX_ATTEMPTS must be at least 1");
         }
         if self.inline_body_bytes > 512 * 1024 {
             return bad("SHELLGATE_INLINE_BODY_BYTES must be at most 524288");

@@ -87,6 +87,14 @@ pub struct ApproverMetrics {
     pub approvals_pending: Gauge,
     /// From an approval's creation to a human's decision.
     pub approval_decision: Histogram,
+    /// Approval notifications by notifier and outcome (`delivered`, `retry`, `dead_letter`).
+    pub notifications: Family<NotifyLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotifyLabels {
+    pub notifier: String,
+    pub outcome: String,
 }
 
 #[derive(Clone)]
@@ -121,6 +129,7 @@ impl Metrics {
             audit_pending: Gauge::default(),
             approvals_pending: Gauge::default(),
             approval_decision: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
+            notifications: Family::default(),
         };
         let g = registry.sub_registry_with_prefix("gateway");
         g.register(
@@ -201,6 +210,11 @@ impl Metrics {
             "decision_seconds",
             "Time from an approval's creation to a human's decision",
             approver.approval_decision.clone(),
+        );
+        ap.register(
+            "notifications",
+            "Approval notifications by notifier and outcome",
+            approver.notifications.clone(),
         );
         Self {
             registry: Arc::new(registry),

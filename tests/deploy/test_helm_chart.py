@@ -830,3 +830,43 @@ def test_bundled_nats_is_wired_when_the_subchart_is_present(tmp_path: Any) -> No
         if d["kind"] == "Deployment"
     }
     assert urls == {"nats://sg-nats:4222"}
+
+
+# --------------------------------------------------------------------------------------------
+# Approval notifications
+
+
+def test_notifications_reach_the_approver_only_and_secrets_come_from_secrets() -> None:
+    values = merge(
+        SCENARIOS["metrics"],
+        {
+            "notifications": {
+                "webhook": {"url": "https://hooks.example/shellgate", "secretRef": {"name": "notify", "key": "whsec"}},
+                "slack": {"urlSecretRef": {"name": "notify", "key": "slack"}},
+                "dashboardUrl": "https://approve.example",
+            }
+        },
+    )
+    r = render(values)
+    for d in r.of_kind("Deployment"):
+        (c,) = d["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in c.get("env", [])}
+        notify = {k for k in env if k.startswith("SHELLGATE_NOTIFY_")}
+        if role_of(d) != "approver":
+            assert not notify, f"{role_of(d)} got {notify}"
+            continue
+        assert env["SHELLGATE_NOTIFY_WEBHOOK_URL"]["value"] == "https://hooks.example/shellgate"
+        assert env["SHELLGATE_NOTIFY_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "notify", "key": "whsec"}
+        assert env["SHELLGATE_NOTIFY_SLACK_URL"]["valueFrom"]["secretKeyRef"] == {"name": "notify", "key": "slack"}
+        assert env["SHELLGATE_NOTIFY_DASHBOARD_URL"]["value"] == "https://approve.example"
+    # Off by default: no URL, no secret reference.
+    for d in render(SCENARIOS["metrics"]).of_kind("Deployment"):
+        (c,) = d["spec"]["template"]["spec"]["containers"]
+        names = {e["name"] for e in c.get("env", [])}
+        assert "SHELLGATE_NOTIFY_WEBHOOK_URL" not in names and "SHELLGATE_NOTIFY_SLACK_URL" not in names
+
+
+def test_a_webhook_without_a_signing_secret_is_refused() -> None:
+    values = merge(SCENARIOS["metrics"], {"notifications": {"webhook": {"url": "https://hooks.example/x"}}})
+    with pytest.raises(Exception, match="secretRef"):
+        render(values)

@@ -30,11 +30,37 @@ impl Received {
 
 /// Shared with the test: what the upstream received, and a latch that holds an SSE stream
 /// until the test has seen its first event.
+/// A webhook delivery the upstream accepted: its path, headers and body.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub received: Received,
+    pub body: Bytes,
+}
+
 #[derive(Default)]
 pub struct Controls {
     pub release_sse: Notify,
     pub requests: AtomicUsize,
     pub received: std::sync::Mutex<Vec<Received>>,
+    /// Every POST to `/hook/{name}` (accepted or failed on purpose), and the accepted ones.
+    pub hook_attempts: std::sync::Mutex<Vec<Received>>,
+    pub hooks: std::sync::Mutex<Vec<Hook>>,
+}
+
+impl Controls {
+    /// Accepted deliveries to `/hook/{name}`.
+    pub fn hooks_to(&self, name: &str) -> Vec<Hook> {
+        let path = format!("/hook/{name}");
+        let hooks = self.hooks.lock().expect("lock");
+        hooks.iter().filter(|h| h.received.path == path).cloned().collect()
+    }
+
+    /// Attempts (failed ones included) to `/hook/{name}`.
+    pub fn hook_attempts_to(&self, name: &str) -> usize {
+        let path = format!("/hook/{name}");
+        let attempts = self.hook_attempts.lock().expect("lock");
+        attempts.iter().filter(|r| r.path == path).count()
+    }
 }
 
 impl Controls {
@@ -72,6 +98,7 @@ impl Upstream {
                         .route("/mirror", web::post().to(mirror))
                         .route("/redirect", web::get().to(redirect))
                         .route("/slow/{ms}", web::get().to(slow))
+                        .route("/hook/{name}", web::post().to(hook))
                         .default_service(web::to(echo))
                 })
                 .workers(1)
@@ -216,4 +243,34 @@ async fn slow(path: web::Path<u64>) -> HttpResponse {
 
 async fn redirect() -> HttpResponse {
     HttpResponse::Found().insert_header(("location", "/elsewhere")).finish()
+}
+
+/// A webhook receiver: `?fail=N` answers 503 to the first N attempts at this path.
+async fn hook(req: HttpRequest, body: Bytes, controls: web::Data<Controls>) -> HttpResponse {
+    let received = Received {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        query: req.uri().query().map(str::to_string),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+    };
+    let fail: usize = received
+        .query
+        .as_deref()
+        .and_then(|q| q.strip_prefix("fail="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let attempt = {
+        let mut attempts = controls.hook_attempts.lock().expect("lock");
+        attempts.push(received.clone());
+        attempts.iter().filter(|r| r.path == received.path).count()
+    };
+    if attempt <= fail {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    controls.hooks.lock().expect("lock").push(Hook { received, body });
+    HttpResponse::Ok().finish()
 }

@@ -244,3 +244,19 @@ pub struct SshHostKey {
     pub decided_at: Option<OffsetDateTime>,
     pub decided_by: Option<String>,
 }
+
+/// A notification that was not delivered after every retry.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = notification_dead_letters, check_for_backend(diesel::pg::Pg))]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    pub id: uuid::Uuid,
+    pub notifier: String,
+    pub approval_id: ApprovalId,
+    pub event: String,
+    pub attempts: i32,
+    pub last_error: String,
+    pub payload: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod credentials;
 pub mod guard_rules;
 pub mod host_keys;
+pub mod notifications;
 pub mod permissions;
 pub mod targets;
 pub mod tokens;

@@ -136,6 +136,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notification_dead_letters (id) {
+        id -> Uuid,
+        notifier -> Text,
+        approval_id -> Uuid,
+        event -> Text,
+        attempts -> Int4,
+        last_error -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(target_credentials -> targets (target_id));
 diesel::joinable!(ssh_host_keys -> targets (target_id));
 diesel::joinable!(token_permissions -> targets (target_id));
@@ -151,4 +164,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     approvals,
     guard_rules,
     ssh_host_keys,
+    notification_dead_letters,
 );

@@ -6,6 +6,7 @@ mod audit_restart;
 mod cli;
 mod executor_death;
 mod management;
+mod notify;
 mod observability;
 mod paths;
 mod proxy;
