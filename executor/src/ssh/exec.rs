@@ -102,19 +102,51 @@ async fn run(
             .filter_map(|k| parse_public_key(&k.public_key))
             .collect(),
     };
+    // The call to the server, as a client span: connection (or reuse) and the command. Neither the
+    // command nor the host's credential is an attribute.
+    let span = tracing::info_span!(
+        "ssh_command",
+        otel.kind = "client",
+        ssh.reused_connection = tracing::field::Empty,
+        ssh.exit_code = tracing::field::Empty,
+        ssh.signal = tracing::field::Empty,
+    );
+    let outcome = call(ctx, pools, &req, endpoint, &needles, tx, started)
+        .instrument(span.clone())
+        .await?;
+    if let Some(exit) = outcome {
+        span.record("ssh.reused_connection", exit.reused_connection);
+        if let Some(code) = exit.exit_code {
+            span.record("ssh.exit_code", code);
+        }
+        if let Some(signal) = &exit.signal {
+            span.record("ssh.signal", signal.as_str());
+        }
+        drop(span);
+        let _ = tx.send(Frame::Exit(exit)).await;
+    }
+    Ok(())
+}
+
+/// Gets a channel (host keys checked) and runs the command on it.
+async fn call(
+    ctx: &ExecutorContext,
+    pools: &SshPools,
+    req: &SshExecRequest,
+    endpoint: Endpoint,
+    needles: &[Vec<u8>],
+    tx: &mut Sender,
+    started: Instant,
+) -> Result<Option<SshExit>, StreamFailure> {
     let mut lease = match pools.channel(&endpoint).await {
         Ok(l) => l,
         Err(ConnectError::Failure(f)) => return Err(f),
         Err(ConnectError::HostKey { presented, pinned }) => {
-            return Err(host_key_refused(ctx, &req, &presented, pinned).await);
+            return Err(host_key_refused(ctx, req, &presented, pinned).await);
         }
     };
     drop(endpoint);
-    let exit = execute(ctx, &req, &mut lease, &needles, tx, started).await?;
-    if let Some(exit) = exit {
-        let _ = tx.send(Frame::Exit(exit)).await;
-    }
-    Ok(())
+    execute(ctx, req, &mut lease, needles, tx, started).await
 }
 
 /// Records a key the server presented that is not accepted, and says why nothing ran.

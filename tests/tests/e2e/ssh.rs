@@ -528,3 +528,58 @@ async fn bad_input_and_unknown_targets_get_clear_errors() {
     let events = c.wait_for_audit("outcome=blocked", 1, Duration::from_secs(10)).await;
     assert_eq!(events[0]["detail"]["command"], "rm -rf /");
 }
+
+#[actix_web::test]
+async fn one_command_is_one_trace_from_gateway_to_the_ssh_call_without_the_key() {
+    use shellgate_tests::otlp::OtlpReceiver;
+    let otlp = OtlpReceiver::start();
+    let sshd = Sshd::start();
+    let mut c = Cluster::prepare(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.url.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ])
+    .await;
+    c.start("approver", &[]);
+    c.start("gateway", &[]);
+    c.start("executor", &[]);
+    let (private, public) = user_key(sshd.dir.path(), "ed25519", None);
+    sshd.authorize(&public);
+    let id = c
+        .create_ssh_target(&sshd, "box", json!({"type": "ssh_key", "privateKey": private}))
+        .await;
+    c.pin_host_key(&id, &sshd.host_key()).await;
+    let (_, token) = c.create_token(&[&id]).await;
+    let (status, v) = c.ssh_exec("box", &token, json!({"command": "echo traced"})).await;
+    assert_eq!(status, 200, "{v}");
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (gateway, exec, call) = loop {
+        let spans = otlp.spans();
+        let find = |service: &str, name: &str| {
+            spans
+                .iter()
+                .find(|s| s.service == service && s.name.contains(name))
+                .cloned()
+        };
+        if let (Some(g), Some(e), Some(s)) = (
+            find("shellgate-gateway", "/ssh/"),
+            find("shellgate-executor", "exec_ssh"),
+            find("shellgate-executor", "ssh_command"),
+        ) {
+            break (g, e, s);
+        }
+        assert!(Instant::now() < deadline, "spans missing: {spans:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(gateway.trace_id, exec.trace_id, "one trace across NATS");
+    assert_eq!(call.trace_id, exec.trace_id);
+    assert_eq!(call.parent_span_id, exec.span_id);
+    assert!(call.attributes.iter().any(|a| a == "ssh.exit_code=0"), "{call:?}");
+    let key_line = private.lines().nth(2).unwrap().to_string();
+    for span in otlp.spans() {
+        for a in &span.attributes {
+            assert!(!a.contains(&key_line), "key material reached a trace: {a}");
+            assert!(!a.contains(&token), "the agent's token reached a trace: {a}");
+        }
+    }
+}
