@@ -22,6 +22,9 @@ impl Client {
             inner: awc::Client::builder()
                 .disable_redirects()
                 .timeout(Duration::from_secs(120))
+                // Shorter than the servers' keep-alive (actix: 5 s): never reuse a connection the
+                // server may be closing at that moment (a `Disconnected` error, seen under load).
+                .connector(awc::Connector::new().conn_keep_alive(Duration::from_secs(2)))
                 .finish(),
         }
     }
