@@ -80,6 +80,15 @@ fn report(label: &str, guard: &Guard, commands: &[String]) {
 
 fn main() {
     let guard = Guard::builtin();
+    if let Ok(only) = std::env::var("GUARD_BENCH_ONLY") {
+        // Profiling aid: time just one synthetic script, many rounds.
+        let i: usize = only.parse().unwrap_or(0);
+        let s = &synthetic()[i];
+        for _ in 0..20 {
+            report(&format!("synthetic #{i}"), &guard, std::slice::from_ref(s));
+        }
+        return;
+    }
     let corpus = corpus();
     let synthetic = synthetic();
     let mut all = corpus.clone();
@@ -87,4 +96,11 @@ fn main() {
     report("corpus", &guard, &corpus);
     report("synthetic (near 8 KiB)", &guard, &synthetic);
     report("all", &guard, &all);
+    for (i, s) in synthetic.iter().enumerate() {
+        report(
+            &format!("synthetic #{i} ({} B)", s.len()),
+            &guard,
+            std::slice::from_ref(s),
+        );
+    }
 }

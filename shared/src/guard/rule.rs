@@ -2,6 +2,7 @@
 //! validation and compilation, and matching compiled rules against the facts the analysers
 //! extract (an invocation, a SQL statement, inline code, a signal, an HTTP request).
 
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 
 use regex::Regex;
@@ -364,7 +365,7 @@ impl CompiledRule {
     }
 
     /// The first alternative matching the fact: what matched, for the decision.
-    fn matches(&self, fact: &Fact<'_>, view: Option<&InvocationView>) -> Option<String> {
+    fn matches(&self, fact: &Fact<'_>, view: Option<&InvocationView<'_>>) -> Option<String> {
         self.alts.iter().find_map(|alt| alt.matches(fact, view))
     }
 }
@@ -493,25 +494,28 @@ fn any_glob(globs: &[Glob], s: &Subject) -> bool {
 }
 
 /// An invocation prepared for matching: flags, positionals and path forms of each argument.
-pub(crate) struct InvocationView {
-    program: String,
+/// The costly parts are built on first use, so a command no rule names costs almost nothing.
+pub(crate) struct InvocationView<'a> {
+    inv: &'a Invocation,
+    program: &'a str,
     program_subject: Subject,
-    path: Subject,
+    path: OnceCell<Subject>,
+    options: OnceCell<Options>,
+    /// Every form of each argument a pattern may match.
+    forms: OnceCell<Vec<Vec<Subject>>>,
+    redirects: OnceCell<(Vec<Subject>, Vec<Subject>)>,
+    via: OnceCell<Vec<Subject>>,
+}
+
+/// The flags and positionals of an invocation.
+struct Options {
     flags: Vec<Subject>,
     /// Positional arguments: (argument index, directly follows an option that may take it).
     positionals: Vec<(usize, bool)>,
-    /// Every form of each argument a pattern may match.
-    forms: Vec<Vec<Subject>>,
-    redirects_read: Vec<Subject>,
-    redirects_write: Vec<Subject>,
-    via: Vec<Subject>,
 }
 
-impl InvocationView {
-    pub(crate) fn new(inv: &Invocation) -> Self {
-        let program = inv.program().to_string();
-        let path = Subject::new(&inv.argv.first().map(|f| normalize_path(&f.text)).unwrap_or_default());
-        let args = inv.argv.get(1..).unwrap_or_default();
+impl Options {
+    fn new(args: &[Field]) -> Self {
         let mut flags = Vec::new();
         let mut positionals = Vec::new();
         let mut after_dashdash = false;
@@ -542,43 +546,100 @@ impl InvocationView {
             positionals.push((i, prev_flag));
             prev_flag = false;
         }
-        let cwd = inv.cwd.as_deref();
-        let arg_forms: Vec<Vec<Subject>> = args
-            .iter()
-            .map(|a| forms(&a.text, cwd).iter().map(|f| Subject::new(f)).collect())
-            .collect();
-        let mut redirects_read = Vec::new();
-        let mut redirects_write = Vec::new();
-        for r in &inv.redirects {
-            for f in forms(&r.target.text, cwd) {
-                let subject = Subject::new(&f);
-                if r.read {
-                    redirects_read.push(subject.clone());
-                }
-                if r.write {
-                    redirects_write.push(subject);
+        Options { flags, positionals }
+    }
+}
+
+impl<'a> InvocationView<'a> {
+    pub(crate) fn new(inv: &'a Invocation) -> Self {
+        let program = inv.program();
+        InvocationView {
+            inv,
+            program,
+            program_subject: Subject::new(program),
+            path: OnceCell::new(),
+            options: OnceCell::new(),
+            forms: OnceCell::new(),
+            redirects: OnceCell::new(),
+            via: OnceCell::new(),
+        }
+    }
+
+    fn args(&self) -> &'a [Field] {
+        self.inv.argv.get(1..).unwrap_or_default()
+    }
+
+    fn path(&self) -> &Subject {
+        self.path.get_or_init(|| {
+            Subject::new(
+                &self
+                    .inv
+                    .argv
+                    .first()
+                    .map(|f| normalize_path(&f.text))
+                    .unwrap_or_default(),
+            )
+        })
+    }
+
+    fn options(&self) -> &Options {
+        self.options.get_or_init(|| Options::new(self.args()))
+    }
+
+    fn flags(&self) -> &[Subject] {
+        &self.options().flags
+    }
+
+    fn positionals(&self) -> &[(usize, bool)] {
+        &self.options().positionals
+    }
+
+    fn forms(&self) -> &[Vec<Subject>] {
+        self.forms.get_or_init(|| {
+            let cwd = self.inv.cwd.as_deref();
+            self.args()
+                .iter()
+                .map(|a| forms(&a.text, cwd).iter().map(|f| Subject::new(f)).collect())
+                .collect()
+        })
+    }
+
+    /// Redirection targets read from and written to.
+    fn redirects(&self) -> &(Vec<Subject>, Vec<Subject>) {
+        self.redirects.get_or_init(|| {
+            let cwd = self.inv.cwd.as_deref();
+            let mut read = Vec::new();
+            let mut write = Vec::new();
+            for r in &self.inv.redirects {
+                for f in forms(&r.target.text, cwd) {
+                    let subject = Subject::new(&f);
+                    if r.read {
+                        read.push(subject.clone());
+                    }
+                    if r.write {
+                        write.push(subject);
+                    }
                 }
             }
-        }
-        InvocationView {
-            program_subject: Subject::new(&program),
-            program,
-            path,
-            flags,
-            positionals,
-            forms: arg_forms,
-            redirects_read,
-            redirects_write,
-            via: inv.via.iter().map(|v| Subject::new(v)).collect(),
-        }
+            (read, write)
+        })
+    }
+
+    fn via(&self) -> &[Subject] {
+        self.via
+            .get_or_init(|| self.inv.via.iter().map(|v| Subject::new(v)).collect())
+    }
+
+    fn has_redirect(&self, write: bool) -> bool {
+        self.inv.redirects.iter().any(|r| if write { r.write } else { r.read })
     }
 
     fn any_arg(&self, globs: &[Glob]) -> bool {
-        self.forms.iter().flatten().any(|f| any_glob(globs, f))
+        self.forms().iter().flatten().any(|f| any_glob(globs, f))
     }
 
     fn arg(&self, idx: usize) -> Option<&Subject> {
-        self.forms.get(idx).and_then(|f| f.first())
+        self.forms().get(idx).and_then(|f| f.first())
     }
 
     /// Whether `words` appear in order among the leading positionals; a positional skipped
@@ -588,7 +649,7 @@ impl InvocationView {
             return true;
         };
         // Candidates for the first word: positionals up to the first one not following an option.
-        for (start, &(idx, follows_flag)) in self.positionals.iter().enumerate() {
+        for (start, &(idx, follows_flag)) in self.positionals().iter().enumerate() {
             if self.arg(idx).is_some_and(|a| any_glob(first, a)) && self.rest_matches(rest, start + 1) {
                 return true;
             }
@@ -603,8 +664,8 @@ impl InvocationView {
         let Some((word, rest)) = words.split_first() else {
             return true;
         };
-        for p in from..self.positionals.len() {
-            let (idx, follows_flag) = self.positionals[p];
+        let positionals = self.positionals();
+        for (p, &(idx, follows_flag)) in positionals.iter().enumerate().skip(from) {
             if self.arg(idx).is_some_and(|a| any_glob(word, a)) {
                 return self.rest_matches(rest, p + 1);
             }
@@ -637,7 +698,7 @@ fn forms(text: &str, cwd: Option<&str>) -> Vec<String> {
 }
 
 impl CompiledMatcher {
-    fn matches(&self, fact: &Fact<'_>, view: Option<&InvocationView>) -> Option<String> {
+    fn matches(&self, fact: &Fact<'_>, view: Option<&InvocationView<'_>>) -> Option<String> {
         match (self.fact, fact) {
             (FactKind::Invocation, Fact::Invocation(inv)) => {
                 let v = view?;
@@ -676,33 +737,39 @@ impl CompiledMatcher {
         self.literal_names.contains(name) || any_glob(&self.glob_names, &Subject::new(name))
     }
 
-    fn matches_invocation(&self, v: &InvocationView) -> bool {
-        let names_command = !self.command_names.is_empty() || !self.command_paths.is_empty();
-        if names_command
-            && !self.literal_names.contains(&v.program)
-            && !any_glob(&self.glob_names, &v.program_subject)
-            && !any_glob(&self.command_paths, &v.path)
-        {
-            return false;
+    /// Whether the program is one this alternative names (true when it names none).
+    fn names_program(&self, v: &InvocationView<'_>) -> bool {
+        if self.command_names.is_empty() && self.command_paths.is_empty() {
+            return true;
         }
         if v.program.is_empty() && !self.command_names.is_empty() {
             return false;
         }
-        if !self.redirect_write.is_empty() && v.redirects_write.is_empty()
-            || !self.redirect_read.is_empty() && v.redirects_read.is_empty()
+        self.literal_names.contains(v.program)
+            || any_glob(&self.glob_names, &v.program_subject)
+            || any_glob(&self.command_paths, v.path())
+    }
+
+    fn matches_invocation(&self, v: &InvocationView<'_>) -> bool {
+        // Cheap conditions first: most alternatives fail on the program or a missing redirection.
+        if !self.redirect_write.is_empty() && !v.has_redirect(true)
+            || !self.redirect_read.is_empty() && !v.has_redirect(false)
         {
             return false;
         }
-        if !self.via.is_empty() && !v.via.iter().any(|w| any_glob(&self.via, w)) {
+        if !self.names_program(v) {
             return false;
         }
-        if !self.flags.is_empty() && !v.flags.iter().any(|f| any_glob(&self.flags, f)) {
+        if !self.via.is_empty() && !v.via().iter().any(|w| any_glob(&self.via, w)) {
+            return false;
+        }
+        if !self.flags.is_empty() && !v.flags().iter().any(|f| any_glob(&self.flags, f)) {
             return false;
         }
         if !self
             .all_flags
             .iter()
-            .all(|set| v.flags.iter().any(|f| any_glob(set, f)))
+            .all(|set| v.flags().iter().any(|f| any_glob(set, f)))
         {
             return false;
         }
@@ -716,21 +783,27 @@ impl CompiledMatcher {
             return false;
         }
         if !self.last_arg.is_empty() {
-            let Some(&(idx, _)) = v.positionals.last() else {
+            let Some(&(idx, _)) = v.positionals().last() else {
                 return false;
             };
             if !v
-                .forms
+                .forms()
                 .get(idx)
                 .is_some_and(|f| f.iter().any(|s| any_glob(&self.last_arg, s)))
             {
                 return false;
             }
         }
-        if !self.redirect_write.is_empty() && !v.redirects_write.iter().any(|r| any_glob(&self.redirect_write, r)) {
+        let (reads, writes) = if self.redirect_write.is_empty() && self.redirect_read.is_empty() {
+            (&[][..], &[][..])
+        } else {
+            let (r, w) = v.redirects();
+            (&r[..], &w[..])
+        };
+        if !self.redirect_write.is_empty() && !writes.iter().any(|r| any_glob(&self.redirect_write, r)) {
             return false;
         }
-        if !self.redirect_read.is_empty() && !v.redirects_read.iter().any(|r| any_glob(&self.redirect_read, r)) {
+        if !self.redirect_read.is_empty() && !reads.iter().any(|r| any_glob(&self.redirect_read, r)) {
             return false;
         }
         if !self.except_args.is_empty() && v.any_arg(&self.except_args) {
@@ -843,7 +916,7 @@ impl RuleSet {
             Fact::Invocation(inv) => {
                 let view = InvocationView::new(inv);
                 let mut candidates: Vec<(usize, usize)> = self.any_program.clone();
-                if let Some(v) = self.by_program.get(&view.program) {
+                if let Some(v) = self.by_program.get(view.program) {
                     candidates.extend(v);
                 }
                 candidates.sort_unstable();
