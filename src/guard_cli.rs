@@ -30,6 +30,9 @@ pub struct CheckArgs {
     /// The request body, read from FILE ("-" for stdin).
     #[arg(long, value_name = "FILE", requires = "http")]
     body: Option<PathBuf>,
+    /// What the command reads on its standard input, from FILE (default: nothing).
+    #[arg(long = "stdin", value_name = "FILE", requires = "command")]
+    stdin_file: Option<PathBuf>,
     /// A request header, "Name: value" (repeatable).
     #[arg(long = "header", short = 'H', value_name = "HEADER", requires = "http")]
     headers: Vec<String>,
@@ -37,7 +40,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum)]
     query_api: Option<QueryApiArg>,
     /// Read cases from stdin, one JSON object a line:
-    /// {"id", "kind": "ssh", "command"} or {"id", "kind": "http", "method", "path", "query", "body", "headers", "query_api"}.
+    /// {"id", "kind": "ssh", "command", "stdin"} or {"id", "kind": "http", "method", "path", "query", "body", "headers", "query_api"}.
     #[arg(long)]
     jsonl: bool,
     /// Admin rules (a JSON array) applied over the built-in pack, as the gateway would.
@@ -154,7 +157,11 @@ fn check(args: &CheckArgs) -> Result<(), CliError> {
             query_api: args.query_api.map(QueryApi::from),
         })
     } else if let Some(command) = &args.command {
-        guard.check_command(command)
+        let stdin = match &args.stdin_file {
+            None => None,
+            Some(p) => Some(std::fs::read_to_string(p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))?),
+        };
+        guard.check_ssh(command, stdin.as_deref())
     } else {
         return Err(CliError::Usage("give a COMMAND, --http METHOD PATH, or --jsonl".into()));
     };
@@ -203,7 +210,7 @@ fn decide(guard: &Guard, case: &Value, default_api: Option<QueryApi>) -> Result<
     match kind {
         "ssh" => {
             let command = text("command")?.ok_or("an ssh case needs \"command\"")?;
-            Ok(guard.check_command(command))
+            Ok(guard.check_ssh(command, text("stdin")?))
         }
         "http" => {
             let method = text("method")?.unwrap_or("GET");

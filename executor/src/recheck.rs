@@ -65,7 +65,7 @@ pub async fn recheck_ssh(ctx: &ExecutorContext, req: &SshExecRequest) -> Result<
         .for_target(&ctx.db, req.target_id)
         .await
         .map_err(|_| refuse(503, "guard_unavailable", "the executor cannot load the guard rules"))?;
-    let decision = guard.check_command(&remote_script(&req.command, &req.env));
+    let decision = guard.check_ssh(&remote_script(&req.command, &req.env), req.stdin.as_deref());
     match decision.verdict {
         Verdict::Allow => Ok(()),
         Verdict::Reject | Verdict::Block => {

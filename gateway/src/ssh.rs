@@ -127,7 +127,7 @@ async fn run(
         .for_target(&ctx.db, grant.target_id)
         .await
         .map_err(|_| ApiError::Unavailable("guard_unavailable"))?;
-    let decision = guard.check_command(&remote_script(&spec.command, &spec.env));
+    let decision = guard.check_ssh(&remote_script(&spec.command, &spec.env), spec.stdin.as_deref());
     record(ctx, "ssh", &mut draft.event.detail, &decision);
     let (approval_id, agent_confirmed) = match decision.verdict {
         Verdict::Allow => (None, false),

@@ -216,9 +216,15 @@ impl Guard {
         })
     }
 
-    /// The decision for a shell command run over SSH.
+    /// The decision for a shell command run over SSH with nothing on its standard input.
     pub fn check_command(&self, command: &str) -> Decision {
-        shell::analyze(&self.rules, command).unwrap_or_else(Decision::allow)
+        self.check_ssh(command, None)
+    }
+
+    /// The decision for a shell command run over SSH with `stdin` (what the agent sends) as
+    /// its standard input: SQL or code fed to a client on stdin is inspected like `-c` text.
+    pub fn check_ssh(&self, command: &str, stdin: Option<&str>) -> Decision {
+        shell::analyze(&self.rules, command, stdin).unwrap_or_else(Decision::allow)
     }
 
     /// The decision for an agent HTTP request.

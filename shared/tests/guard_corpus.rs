@@ -12,6 +12,9 @@ struct Case {
     kind: String,
     #[serde(default)]
     command: Option<String>,
+    /// What an ssh case's command reads on stdin (none when absent).
+    #[serde(default)]
+    stdin: Option<String>,
     #[serde(default)]
     method: Option<String>,
     #[serde(default)]
@@ -43,10 +46,11 @@ fn load(name: &str) -> Vec<Case> {
 
 fn verdict(guard: &Guard, case: &Case) -> (Verdict, Option<String>, Option<String>) {
     let d = match case.kind.as_str() {
-        "ssh" => guard.check_command(
+        "ssh" => guard.check_ssh(
             case.command
                 .as_deref()
                 .unwrap_or_else(|| panic!("{}: ssh case without command", case.id)),
+            case.stdin.as_deref(),
         ),
         "http" => guard.check_http(&HttpRequestView {
             method: case.method.as_deref().unwrap_or("GET"),

@@ -163,16 +163,27 @@ pub(crate) struct Analyzer<'r> {
     downloaded: Vec<String>,
     saw_dev_tcp: bool,
     saw_stdin_shell: bool,
+    /// Standard input set by `exec <file` for the commands after it.
+    exec_stdin: Option<Output>,
     /// Programs started in each enclosing multi-command pipeline.
     pipe_progs: Vec<Vec<String>>,
     alias_depth: usize,
     too_complex_reported: bool,
 }
 
-pub(crate) fn analyze(rules: &RuleSet, command: &str) -> Option<Decision> {
+/// Longest standard input the guard reads as text; a longer one is treated as unknown.
+const MAX_STDIN: usize = 64 * 1024;
+
+/// Analyses `command` run with `stdin` as its standard input (`None`: none, the command reads
+/// end of file, as the executor closes stdin at once).
+pub(crate) fn analyze(rules: &RuleSet, command: &str, stdin: Option<&str>) -> Option<Decision> {
     let mut a = Analyzer::new(rules);
-    // The agent may feed the command's standard input: unknown.
-    a.script(command, Output::dynamic());
+    let stdin = match stdin {
+        None => Output::empty(),
+        Some(s) if s.len() <= MAX_STDIN => Output::Known(s.to_string()),
+        Some(_) => Output::dynamic(),
+    };
+    a.script(command, stdin);
     a.best
 }
 
@@ -259,6 +270,7 @@ impl<'r> Analyzer<'r> {
             downloaded: Vec::new(),
             saw_dev_tcp: false,
             saw_stdin_shell: false,
+            exec_stdin: None,
             pipe_progs: Vec::new(),
             alias_depth: 0,
             too_complex_reported: false,
@@ -388,22 +400,30 @@ impl<'r> Analyzer<'r> {
 
     fn list(&mut self, list: &ast::CompoundList, stdin: &Output) -> Output {
         let mut out = Output::empty();
+        let mut stdin = stdin.clone();
         for item in &list.0 {
             if self.blocked() {
                 break;
             }
             let background = matches!(item.1, ast::SeparatorOperator::Async);
-            out = out.then(self.and_or(&item.0, stdin, background));
+            out = out.then(self.and_or(&item.0, &stdin, background));
+            if let Some(s) = self.exec_stdin.take() {
+                stdin = s;
+            }
         }
         out
     }
 
     fn and_or(&mut self, ao: &ast::AndOrList, stdin: &Output, background: bool) -> Output {
         let mut out = self.pipeline(&ao.first, stdin, background);
+        let mut stdin = stdin.clone();
         for next in &ao.additional {
+            if let Some(s) = self.exec_stdin.take() {
+                stdin = s;
+            }
             let (ast::AndOr::And(p) | ast::AndOr::Or(p)) = next;
             self.cond += 1;
-            out = out.then(self.pipeline(p, stdin, background));
+            out = out.then(self.pipeline(p, &stdin, background));
             self.cond -= 1;
         }
         out
@@ -677,10 +697,15 @@ impl<'r> Analyzer<'r> {
         for a in assignments {
             self.assign(a);
         }
+        let inherited = stdin.clone();
         let mut stdin = stdin;
         let mut reds = Vec::new();
         for r in redirects {
             self.redirect(r, &mut stdin, &mut reds, &mut write_subs);
+        }
+        if stdin != inherited && matches!(alts.as_slice(), [argv] if argv.len() == 1 && argv[0].text == "exec") {
+            // `exec <file`: the rest of the script reads that file.
+            self.exec_stdin = Some(stdin.clone());
         }
 
         let mut out: Option<Output> = None;
@@ -795,9 +820,17 @@ impl<'r> Analyzer<'r> {
                     T::Filename(w) | T::Duplicate(w) => {
                         let f = self.expand_joined(&w.value);
                         if matches!(target, T::Duplicate(_))
-                            && f.literal()
-                                .is_some_and(|t| t == "-" || t.chars().all(|c| c.is_ascii_digit()))
+                            && let Some(t) = f.literal()
+                            && (t == "-" || t.chars().all(|c| c.is_ascii_digit()))
                         {
+                            if to_stdin {
+                                // `<&-` closes stdin; `<&3` reads whatever fd 3 is (a socket?).
+                                *stdin = match t {
+                                    "-" => Output::empty(),
+                                    "0" => return,
+                                    _ => Output::dynamic(),
+                                };
+                            }
                             return;
                         }
                         if to_stdin {
@@ -806,7 +839,11 @@ impl<'r> Analyzer<'r> {
                         self.note_dev_tcp(&f);
                         reds.push(Redirect { read, write, target: f });
                     }
-                    T::Fd(_) => {}
+                    T::Fd(n) => {
+                        if to_stdin && *n != 0 {
+                            *stdin = Output::dynamic();
+                        }
+                    }
                     T::ProcessSubstitution(k, sub) => match k {
                         ast::ProcessSubstitutionKind::Read => {
                             let out = self.list(&sub.list, &Output::dynamic());

@@ -130,6 +130,30 @@ async fn key_auth_runs_commands_with_exit_codes_stderr_stdin_env_and_signals() {
             .is_some_and(|h| h.starts_with("SHA256:")),
         "{target}"
     );
+
+    // What the agent sends on stdin is guarded like the command: a shell fed `rm -rf /` is
+    // blocked, a harmless script runs, and a held stdin-fed command is bound to that stdin.
+    let (status, v) = c
+        .ssh_exec("box", &token, json!({"command": "sh", "stdin": "rm -rf /\n"}))
+        .await;
+    assert_eq!((status, v["error"].as_str()), (403, Some("blocked")), "{v}");
+    let (status, v) = c
+        .ssh_exec("box", &token, json!({"command": "sh", "stdin": "echo fed\n"}))
+        .await;
+    assert_eq!((status, v["stdout"].as_str()), (200, Some("fed\n")), "{v}");
+    let fed_kill = json!({"command": "sh", "stdin": "kill -KILL $$\n"});
+    let (status, held) = c.ssh_exec("box", &token, fed_kill.clone()).await;
+    assert_eq!(status, 202, "{held}");
+    let approval = held["approval_id"].as_str().expect("approval id").to_string();
+    let (status, _) = c
+        .admin("POST", &format!("/api/approvals/{approval}/approve"), Some(json!({})))
+        .await;
+    assert_eq!(status, 200);
+    let other_stdin = json!({"command": "sh", "stdin": "kill -KILL 1\n"});
+    let (status, v) = c.ssh_exec_with("box", &token, other_stdin, Some(&approval)).await;
+    assert_eq!((status, v["error"].as_str()), (403, Some("approval_mismatch")), "{v}");
+    let (status, v) = c.ssh_exec_with("box", &token, fed_kill, Some(&approval)).await;
+    assert_eq!((status, v["signal"].as_str()), (200, Some("KILL")), "{v}");
 }
 
 #[actix_web::test]

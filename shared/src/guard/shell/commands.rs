@@ -1202,8 +1202,8 @@ impl Analyzer<'_> {
         if from_stdin {
             match stdin {
                 Output::Known(t) => sqls.push(Field::lit(t)),
-                Output::Unknown(t) if *t >= Taint::Decoded => self.opaque(*t, &format!("SQL given to {prog}")),
-                Output::Unknown(_) => {}
+                // Like `cat x.sh | bash`: statements only known at run time.
+                Output::Unknown(t) => self.opaque(*t, &format!("SQL given to {prog}")),
             }
         }
         for s in file {
@@ -1343,6 +1343,8 @@ impl Analyzer<'_> {
         let mut i = 0;
         let mut replace: Option<String> = None;
         let mut null = false;
+        // `-a FILE`: the items come from that file, not from stdin.
+        let mut arg_file: Option<Field> = None;
         while let Some(a) = args.get(i) {
             let t = a.text.as_str();
             if t == "--" {
@@ -1365,13 +1367,19 @@ impl Analyzer<'_> {
                 replace = Some(r.to_string());
             }
             null |= t == "-0" || t == "--null";
+            if t == "-a" || t == "--arg-file" {
+                arg_file = args.get(i + 1).cloned();
+            } else if let Some(f) = t.strip_prefix("--arg-file=") {
+                arg_file = Some(Field::lit(f));
+            }
             i += if VALUE.contains(&t) { 2 } else { 1 };
         }
         let mut template: Vec<Field> = args.get(i..).unwrap_or_default().to_vec();
         if template.is_empty() {
             template.push(Field::lit("echo"));
         }
-        let items: Vec<Field> = match stdin {
+        let from_file = arg_file.map(|f| self.file_content(&f));
+        let items: Vec<Field> = match from_file.as_ref().unwrap_or(stdin) {
             Output::Known(t) => {
                 let parts: Vec<&str> = if null {
                     t.split('\0').collect()
