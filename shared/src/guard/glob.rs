@@ -11,6 +11,9 @@ pub(crate) const STAR: char = '\u{E000}';
 pub(crate) const ONE: char = '\u{E001}';
 /// A value only known at run time (a variable from the environment, a command's output).
 pub(crate) const UNKNOWN: char = '\u{E002}';
+/// Zero or more directory levels (empty, or any text ending in `/`): where `find DIR -name X`
+/// may find `X` below `DIR`.
+pub(crate) const DIRS: char = '\u{E003}';
 
 /// Why a rule pattern does not compile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -64,7 +67,7 @@ impl Subject {
         } else {
             chars.clone()
         };
-        let wild = chars.iter().any(|&c| c == STAR || c == ONE);
+        let wild = chars.iter().any(|&c| c == STAR || c == ONE || c == DIRS);
         Subject { chars, lower, wild }
     }
 }
@@ -168,7 +171,18 @@ impl Glob {
         if chars.len() > MAX_SUBJECT {
             return false;
         }
-        if !subject.wild {
+        if matches!(self.toks.last(), Some(Tok::DStar)) && chars.contains(&DIRS) {
+            // A found name is tried at any depth against patterns naming files, but a pattern
+            // covering a whole tree (`/run/secrets/**`) would take any name below any
+            // directory: there, the name is tried directly under the start point.
+            let direct: Vec<char> = chars.iter().copied().filter(|&c| c != DIRS).collect();
+            return self.matches_chars(&direct, true);
+        }
+        self.matches_chars(chars, subject.wild)
+    }
+
+    fn matches_chars(&self, chars: &[char], wild: bool) -> bool {
+        if !wild {
             if self.prefix.len() == self.toks.len() {
                 return *chars == self.prefix;
             }
@@ -256,6 +270,18 @@ impl Glob {
                     }
                 }
                 ONE => self.step(cur, None),
+                // Nothing, or any run of characters ending with '/'.
+                DIRS => {
+                    let mut any = cur;
+                    loop {
+                        let next = any | self.step(any, None) | self.step(any, Some('/'));
+                        if next == any {
+                            break;
+                        }
+                        any = next;
+                    }
+                    cur | self.step(any, Some('/'))
+                }
                 c => self.step(cur, Some(c)),
             };
         }
@@ -282,7 +308,7 @@ impl Glob {
             if matches!(pt, Some(Tok::Star | Tok::DStar)) {
                 stack.push((i, j + 1));
             }
-            if sc == Some(STAR) {
+            if sc == Some(STAR) || sc == Some(DIRS) {
                 stack.push((i + 1, j));
             }
             let (Some(c), Some(t)) = (sc, pt) else { continue };
@@ -290,6 +316,9 @@ impl Glob {
                 (STAR, Tok::Lit(d)) if *d != '/' => stack.push((i, j + 1)),
                 (STAR, Tok::One | Tok::Class { .. }) => stack.push((i, j + 1)),
                 (STAR, _) => {}
+                // Long patterns only: read as any text (a little wider than "directories").
+                (DIRS, Tok::Lit(_) | Tok::One | Tok::Class { .. }) => stack.push((i, j + 1)),
+                (DIRS, _) => {}
                 (ONE, Tok::Lit(d)) if *d != '/' => stack.push((i + 1, j + 1)),
                 (ONE, Tok::One | Tok::Class { .. }) => stack.push((i + 1, j + 1)),
                 (ONE, Tok::Star | Tok::DStar) => stack.push((i + 1, j)),
@@ -314,12 +343,12 @@ fn canonical(chars: &[char]) -> Vec<char> {
     let mut out = Vec::with_capacity(chars.len());
     let mut i = 0;
     while i < chars.len() {
-        if chars[i] == STAR || chars[i] == ONE {
+        if chars[i] == STAR || chars[i] == ONE || chars[i] == DIRS {
             let start = i;
-            while i < chars.len() && (chars[i] == STAR || chars[i] == ONE) {
+            while i < chars.len() && (chars[i] == STAR || chars[i] == ONE || chars[i] == DIRS) {
                 i += 1;
             }
-            if chars[start..i].contains(&STAR) {
+            if chars[start..i].iter().any(|&c| c == STAR || c == DIRS) {
                 out.push('*');
             } else {
                 out.extend(std::iter::repeat_n('?', i - start));
@@ -487,6 +516,26 @@ mod tests {
             .unwrap()
             .iter()
             .any(|g| g.matches(subject))
+    }
+
+    #[test]
+    fn found_names_below_a_directory() {
+        let d = |x: &str| x.replace('%', &DIRS.to_string()).replace('*', &STAR.to_string());
+        let cases: &[(&str, &str, bool)] = &[
+            ("/etc/shadow", "/%shadow", true),
+            ("/etc/shadow", "/etc/%shadow", true),
+            ("/etc/shadow", "/srv/%shadow", false),
+            ("**/.ssh/id_rsa", "/home/%id_rsa", true),
+            ("**/.ssh/id_rsa", "/home/%id_rsa.pub", false),
+            ("/etc/ssh/ssh_host_*_key", "/%ssh_host_rsa_key", true),
+            // Whole-tree patterns take the name directly under the start point only.
+            ("/run/secrets/**", "/run/secrets/%token", true),
+            ("/run/secrets/**", "/%token", false),
+            ("**/.gnupg/private-keys-v1.d/**", "/etc/nginx/%nginx.conf", false),
+        ];
+        for (pattern, subject, want) in cases {
+            assert_eq!(any(pattern, &d(subject)), *want, "{pattern} vs {subject}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! time is an `UNKNOWN` marker, with a taint saying where such values came from (downloaded or
 //! decoded content must never reach an interpreter).
 
-use super::glob::{ONE, STAR, UNKNOWN};
+use super::glob::{DIRS, ONE, STAR, UNKNOWN};
 
 /// Where the run-time parts of a field came from, in increasing order of distrust.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,12 +47,12 @@ impl Field {
     }
 
     pub(crate) fn has_wildcard(&self) -> bool {
-        self.text.contains([STAR, ONE])
+        self.text.contains([STAR, ONE, DIRS])
     }
 
     /// The literal text when the field is known and has no wildcard.
     pub(crate) fn literal(&self) -> Option<&str> {
-        (!self.text.contains([STAR, ONE, UNKNOWN])).then_some(self.text.as_str())
+        (!self.text.contains([STAR, ONE, DIRS, UNKNOWN])).then_some(self.text.as_str())
     }
 
     /// The text as a shell user would read it (`*`, `?`, `…` for run-time parts).
@@ -62,38 +62,33 @@ impl Field {
 }
 
 pub(crate) fn display_text(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            STAR => '*',
-            ONE => '?',
-            UNKNOWN => '…',
-            c => c,
-        })
-        .collect()
+    markers_to_text(s, Some('…'))
 }
 
 /// The text with wildcard markers back to plain characters (for re-parsing, e.g. `eval`).
 pub(crate) fn plain_text(s: &str) -> String {
-    s.chars()
-        .filter(|&c| c != UNKNOWN)
-        .map(|c| match c {
-            STAR => '*',
-            ONE => '?',
-            c => c,
-        })
-        .collect()
+    markers_to_text(s, None)
 }
 
 /// The text to parse again as code (`bash -c`, `eval`): wildcards back to `*`/`?`, run-time
 /// parts kept as `UNKNOWN` so they stay unknown in the nested analysis.
 pub(crate) fn code_text(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            STAR => '*',
-            ONE => '?',
-            c => c,
-        })
-        .collect()
+    markers_to_text(s, Some(UNKNOWN))
+}
+
+/// Wildcard markers as glob text (`DIRS` as `**/`); `UNKNOWN` as `unknown` (dropped if `None`).
+fn markers_to_text(s: &str, unknown: Option<char>) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            STAR => out.push('*'),
+            ONE => out.push('?'),
+            DIRS => out.push_str("**/"),
+            UNKNOWN => out.extend(unknown),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Builds the fields of one word (one alternative of it).

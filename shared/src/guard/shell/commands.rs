@@ -7,10 +7,10 @@
 
 use super::{Analyzer, Ctx, Output, join_fields};
 use crate::guard::code::{self, Lang};
-use crate::guard::glob::UNKNOWN;
+use crate::guard::glob::{DIRS, ONE, STAR, UNKNOWN};
 use crate::guard::rule::{Fact, Invocation, Signal, basename};
 use crate::guard::sql;
-use crate::guard::word::{Field, Taint, code_text, echo_decode, normalize_path, plain_text};
+use crate::guard::word::{Field, FieldBuilder, Taint, code_text, echo_decode, normalize_path, plain_text};
 
 /// Marks, in a pipeline's program list, a shell reading its commands from stdin.
 pub(super) const STDIN_SHELL: &str = "\u{0}stdin-shell";
@@ -1416,28 +1416,61 @@ impl Analyzer<'_> {
     }
 
     fn find(&mut self, inv: &Invocation, args: &[Field], ctx: Ctx) -> Output {
-        let first = args
+        // `find [-H|-L|-P|-D …|-O…] START… EXPRESSION`
+        let mut i = 0;
+        while let Some(t) = args.get(i).map(|a| a.text.as_str()) {
+            match t {
+                "-H" | "-L" | "-P" => i += 1,
+                "-D" => i += 2,
+                t if t.starts_with("-O") => i += 1,
+                _ => break,
+            }
+        }
+        let mut starts: Vec<Field> = args[i.min(args.len())..]
             .iter()
             .take_while(|a| !a.text.starts_with('-') && a.text != "(" && a.text != "!")
-            .next()
             .cloned()
-            .unwrap_or_else(|| Field::lit("."));
-        let filtered = args.iter().any(|a| FIND_FILTERS.contains(&a.text.as_str()));
-        let found = if filtered {
-            Field {
-                text: format!("{}/{UNKNOWN}", first.text.trim_end_matches('/')),
-                taint: first.taint.max(Taint::Dynamic),
-            }
-        } else {
-            first
+            .collect();
+        if starts.is_empty() {
+            starts.push(Field::lit("."));
+        }
+        let value_of = |names: &[&str]| {
+            args.windows(2)
+                .rfind(|w| names.contains(&w[0].text.as_str()))
+                .map(|w| find_pattern(&w[1]))
         };
+        let name = value_of(&["-name", "-iname"]);
+        let whole = value_of(&["-path", "-ipath", "-wholename", "-iwholename"]);
+        let shallow = args
+            .windows(2)
+            .any(|w| w[0].text == "-maxdepth" && matches!(w[1].text.as_str(), "0" | "1"));
+        let filtered = args.iter().any(|a| FIND_FILTERS.contains(&a.text.as_str()));
+        // What find reports for a start point: the paths its name tests allow below it.
+        let found_in = |d: &Field| -> Field {
+            let dir = d.text.trim_end_matches('/');
+            let text = match (&whole, &name) {
+                (Some(p), _) => p.clone(),
+                // A literal name is that file at any depth (`find / -name shadow`); a glob name
+                // is only tried one level down, or every wide pattern (`**/.azure/msal_*`)
+                // would meet it.
+                (None, Some(n)) if shallow || n.contains([STAR, ONE]) => format!("{dir}/{n}"),
+                (None, Some(n)) => format!("{dir}/{DIRS}{n}"),
+                (None, None) if filtered => format!("{dir}/{UNKNOWN}"),
+                (None, None) => return d.clone(),
+            };
+            Field {
+                text,
+                taint: d.taint.max(Taint::Dynamic),
+            }
+        };
+        let found: Vec<Field> = starts.iter().map(found_in).collect();
         let mut i = 0;
         while i < args.len() {
             if matches!(args[i].text.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir") {
                 let mut j = i + 1;
                 let mut argv = Vec::new();
                 while j < args.len() && args[j].text != ";" && args[j].text != "+" {
-                    argv.push(substitute(&args[j], "{}", &found));
+                    argv.push(substitute(&args[j], "{}", &found[0]));
                     j += 1;
                 }
                 self.wrap(inv, argv, "find", &Output::dynamic(), ctx);
@@ -1446,7 +1479,8 @@ impl Analyzer<'_> {
             }
             i += 1;
         }
-        Output::dynamic()
+        // Printed paths: those above, each possibly longer (run-time part).
+        Output::Known(found.iter().map(|f| format!("{}{UNKNOWN}\n", f.text)).collect())
     }
 
     fn ssh(&mut self, args: &[Field], stdin: &Output) -> Output {
@@ -1894,6 +1928,7 @@ impl Analyzer<'_> {
                 None => Output::dynamic(),
             },
             "true" | "false" | ":" => Output::empty(),
+            "ls" => ls_output(args),
             "dirname" | "basename" | "realpath" | "readlink" => {
                 let names: Vec<&Field> = args.iter().filter(|a| !a.text.starts_with('-')).collect();
                 match names.first().and_then(|f| f.literal()) {
@@ -2043,6 +2078,36 @@ fn only_info(prog: &str, args: &[Field]) -> bool {
             "-i" | "-m" => prog.starts_with("php"),
             _ => false,
         })
+}
+
+/// A `find -name`/`-path` pattern as a word with wildcard markers (quoted or not, it is a glob).
+fn find_pattern(f: &Field) -> String {
+    let mut b = FieldBuilder::default();
+    b.push_unquoted(&plain_text(&f.text));
+    b.finish().into_iter().next().map(|f| f.text).unwrap_or_default()
+}
+
+/// `ls PATH…`: each named path (a file lists as itself), possibly followed by more (a directory's
+/// entries, long-format columns before it) known only at run time.
+fn ls_output(args: &[Field]) -> Output {
+    let mut long = false;
+    let mut paths = Vec::new();
+    let mut options = true;
+    for a in args {
+        let t = a.text.as_str();
+        if options && t == "--" {
+            options = false;
+        } else if options && t.len() > 1 && t.starts_with('-') {
+            long |= !t.starts_with("--") && t.contains(['l', 'g', 'n', 'o', 's', 'i']);
+        } else {
+            paths.push(t);
+        }
+    }
+    if paths.is_empty() {
+        return Output::dynamic();
+    }
+    let lead = if long { format!("{UNKNOWN} ") } else { String::new() };
+    Output::Known(paths.iter().map(|p| format!("{lead}{p}{UNKNOWN}\n")).collect())
 }
 
 fn lookup_output(args: &[Field]) -> Output {
