@@ -129,6 +129,110 @@ fn string_literal(s: &str) -> Option<(String, usize)> {
     None
 }
 
+/// The code with constant strings folded: concatenations of literals (`'/etc/' + 'shadow'`,
+/// Perl/PHP `.`, Lua `..`, Python's adjacent literals) and path joins of literals
+/// (`os.path.join('/etc', 'shadow')`) become one literal, so `code` rules see the string the
+/// program builds. `None` when there is nothing to fold.
+pub(crate) fn fold_strings(code: &str) -> Option<String> {
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    let mut folded = false;
+    while let Some(pos) = rest.find(|c: char| matches!(c, '"' | '\'' | '`') || c.is_ascii_alphabetic()) {
+        let (before, at) = rest.split_at(pos);
+        out.push_str(before);
+        if let Some(after) = PATH_JOIN.iter().find_map(|j| at.strip_prefix(j)) {
+            let inner = after.trim_start();
+            let items = string_list(inner);
+            if items.len() > 1
+                && let Some(close) = literal_list_end(inner)
+                && inner[close..].starts_with(')')
+            {
+                let joined = items.iter().fold(String::new(), |acc, p| join_path(&acc, p));
+                out.push_str(&quote(&joined));
+                rest = &inner[close + 1..];
+                folded = true;
+                continue;
+            }
+        }
+        let word_len = at
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .count();
+        let Some((first, used)) = (if at.starts_with(['"', '\'', '`']) || word_len <= 2 {
+            string_literal(at)
+        } else {
+            None
+        }) else {
+            // An identifier (not a string prefix like `f"…"`): copy it whole.
+            let n = word_len.max(1);
+            let n = at.char_indices().nth(n).map_or(at.len(), |(i, _)| i);
+            out.push_str(&at[..n]);
+            rest = &at[n..];
+            continue;
+        };
+        let mut value = first;
+        let mut tail = &at[used..];
+        loop {
+            let t = tail.trim_start();
+            let op = ["..", "+", "."].iter().find(|op| t.starts_with(**op));
+            let next = match op {
+                Some(op) => t[op.len()..].trim_start(),
+                // Adjacent literals (Python, C): only across whitespace.
+                None if t.len() < tail.len() => t,
+                None => break,
+            };
+            match string_literal(next) {
+                Some((more, n)) => {
+                    value.push_str(&more);
+                    tail = &next[n..];
+                    folded = true;
+                }
+                None => break,
+            }
+        }
+        out.push_str(&quote(&value));
+        rest = tail;
+    }
+    out.push_str(rest);
+    folded.then_some(out)
+}
+
+const PATH_JOIN: &[&str] = &["os.path.join(", "path.join(", "File.join(", "posixpath.join("];
+
+/// Where a list of string literals starting `s` ends (the byte after the last one).
+fn literal_list_end(s: &str) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let (_, used) = string_literal(&s[at..])?;
+        at += used;
+        let t = &s[at..];
+        let trimmed = t.trim_start();
+        at += t.len() - trimmed.len();
+        match trimmed.strip_prefix(',') {
+            Some(r) => at += 1 + (r.len() - r.trim_start().len()),
+            None => return Some(at),
+        }
+    }
+}
+
+fn join_path(base: &str, part: &str) -> String {
+    if base.is_empty() || part.starts_with('/') {
+        part.to_string()
+    } else if base.ends_with('/') {
+        format!("{base}{part}")
+    } else {
+        format!("{base}/{part}")
+    }
+}
+
+fn quote(s: &str) -> String {
+    if s.contains('"') {
+        format!("'{s}'")
+    } else {
+        format!("\"{s}\"")
+    }
+}
+
 /// `"a", ['b', "c"]` → [a, b, c]: string literals and lists of them, comma separated.
 fn string_list(s: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -231,6 +335,26 @@ mod tests {
         ];
         for (code, lang, want) in cases {
             assert_eq!(shell_commands(code, *lang), *want, "{code}");
+        }
+    }
+
+    #[test]
+    fn folded_strings() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "print(open('/etc/' + 'shadow').read())",
+                Some("print(open(\"/etc/shadow\").read())"),
+            ),
+            ("open('/etc/' 'shadow')", Some("open(\"/etc/shadow\")")),
+            ("open '/etc/' . \"shadow\";", Some("open \"/etc/shadow\";")),
+            ("io.open('/etc/' .. 'shadow')", Some("io.open(\"/etc/shadow\")")),
+            ("open(os.path.join('/etc', 'shadow'))", Some("open(\"/etc/shadow\")")),
+            ("print('a'.join(xs))", None),
+            ("x = f'{a}' + b", None),
+            ("print('hello')", None),
+        ];
+        for (code, want) in cases {
+            assert_eq!(fold_strings(code).as_deref(), *want, "{code}");
         }
     }
 

@@ -1089,6 +1089,12 @@ impl Analyzer<'_> {
             interpreter: prog,
             code: &text,
         });
+        if let Some(folded) = code::fold_strings(&text) {
+            self.report(&Fact::Code {
+                interpreter: prog,
+                code: &folded,
+            });
+        }
         for cmd in code::shell_commands(&text, lang) {
             let pipes_to_shell =
                 lang == Lang::Awk && SHELLS.contains(&basename(cmd.split_whitespace().next().unwrap_or("")));
