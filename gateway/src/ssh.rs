@@ -23,6 +23,9 @@ use crate::error::ApiError;
 use crate::guarding::{Approved, Bound, approve, read_bounded, record};
 use crate::proxy::{AuditDraft, Opened, REQUEST_ID_HEADER, held, open_stream, stream_error};
 
+/// Commands (with their stdin) up to this size are guarded on the request's own thread.
+const INLINE_GUARD_BYTES: usize = 8 * 1024;
+
 /// Time an executor has after the command's timeout to report its end (signals, then close).
 const EXIT_SLACK: Duration = Duration::from_secs(10);
 /// A comment line on a silent event stream this often (keeps proxies and the client's
@@ -127,7 +130,16 @@ async fn run(
         .for_target(&ctx.db, grant.target_id)
         .await
         .map_err(|_| ApiError::Unavailable("guard_unavailable"))?;
-    let decision = guard.check_ssh(&remote_script(&spec.command, &spec.env), spec.stdin.as_deref());
+    let script = remote_script(&spec.command, &spec.env);
+    let decision = if script.len() + spec.stdin.as_ref().map_or(0, String::len) <= INLINE_GUARD_BYTES {
+        guard.check_ssh(&script, spec.stdin.as_deref())
+    } else {
+        // A long script takes milliseconds to analyse: off the request thread.
+        let stdin = spec.stdin.clone();
+        web::block(move || guard.check_ssh(&script, stdin.as_deref()))
+            .await
+            .map_err(|_| ApiError::Unavailable("guard_unavailable"))?
+    };
     record(ctx, "ssh", &mut draft.event.detail, &decision);
     let (approval_id, agent_confirmed) = match decision.verdict {
         Verdict::Allow => (None, false),
