@@ -400,15 +400,16 @@ impl<'r> Analyzer<'r> {
 
     fn list(&mut self, list: &ast::CompoundList, stdin: &Output) -> Output {
         let mut out = Output::empty();
-        let mut stdin = stdin.clone();
+        // Set by an `exec <file` in this list (no copy of the inherited stdin otherwise).
+        let mut replaced: Option<Output> = None;
         for item in &list.0 {
             if self.blocked() {
                 break;
             }
             let background = matches!(item.1, ast::SeparatorOperator::Async);
-            out = out.then(self.and_or(&item.0, &stdin, background));
+            out = out.then(self.and_or(&item.0, replaced.as_ref().unwrap_or(stdin), background));
             if let Some(s) = self.exec_stdin.take() {
-                stdin = s;
+                replaced = Some(s);
             }
         }
         out
@@ -416,14 +417,14 @@ impl<'r> Analyzer<'r> {
 
     fn and_or(&mut self, ao: &ast::AndOrList, stdin: &Output, background: bool) -> Output {
         let mut out = self.pipeline(&ao.first, stdin, background);
-        let mut stdin = stdin.clone();
+        let mut replaced: Option<Output> = None;
         for next in &ao.additional {
             if let Some(s) = self.exec_stdin.take() {
-                stdin = s;
+                replaced = Some(s);
             }
             let (ast::AndOr::And(p) | ast::AndOr::Or(p)) = next;
             self.cond += 1;
-            out = out.then(self.pipeline(p, &stdin, background));
+            out = out.then(self.pipeline(p, replaced.as_ref().unwrap_or(stdin), background));
             self.cond -= 1;
         }
         out
@@ -697,14 +698,15 @@ impl<'r> Analyzer<'r> {
         for a in assignments {
             self.assign(a);
         }
-        let inherited = stdin.clone();
+        // `exec <file`: the rest of the script reads that file.
+        let bare_exec = matches!(alts.as_slice(), [argv] if argv.len() == 1 && argv[0].text == "exec");
+        let inherited = bare_exec.then(|| stdin.clone());
         let mut stdin = stdin;
         let mut reds = Vec::new();
         for r in redirects {
             self.redirect(r, &mut stdin, &mut reds, &mut write_subs);
         }
-        if stdin != inherited && matches!(alts.as_slice(), [argv] if argv.len() == 1 && argv[0].text == "exec") {
-            // `exec <file`: the rest of the script reads that file.
+        if inherited.is_some_and(|i| i != stdin) {
             self.exec_stdin = Some(stdin.clone());
         }
 
