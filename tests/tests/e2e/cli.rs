@@ -140,6 +140,11 @@ fn guard_check_judges_commands_and_requests_without_any_service() {
             r#"{{"id": "2", "kind": "ssh", "command": "echo \"rm -rf / is bad\""}}"#
         )
         .unwrap();
+        writeln!(
+            stdin,
+            r#"{{"id": "4", "kind": "ssh", "command": "psql -d app", "stdin": "DROP TABLE users;"}}"#
+        )
+        .unwrap();
         writeln!(stdin, "not json").unwrap();
         writeln!(
             stdin,
@@ -152,12 +157,31 @@ fn guard_check_judges_commands_and_requests_without_any_service() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), 5);
     assert_eq!(
         (lines[0]["id"].as_str(), lines[0]["verdict"].as_str()),
         (Some("1"), Some("block"))
     );
     assert_eq!(lines[1]["verdict"], "allow");
-    assert!(lines[2]["error"].is_string(), "a bad line is reported and skipped");
-    assert_eq!(lines[3]["verdict"], "allow");
+    assert_eq!(
+        (lines[2]["id"].as_str(), lines[2]["verdict"].as_str()),
+        (Some("4"), Some("approve")),
+        "SQL on the case's stdin is inspected"
+    );
+    assert!(lines[3]["error"].is_string(), "a bad line is reported and skipped");
+    assert_eq!(lines[4]["verdict"], "allow");
+
+    // --stdin FILE: what the command reads; without it the command reads nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("stmts.sql");
+    std::fs::write(&sql, "DROP TABLE users;\n").unwrap();
+    let sql = sql.to_str().unwrap();
+    let (_, text) = run(&["guard", "check", "--stdin", sql, "psql -d app"], &[]);
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["rule"], "sql_destructive", "{v}");
+    let (_, text) = run(&["guard", "check", "psql -d app"], &[]);
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["verdict"], "allow", "{v}");
+    let (ok, text) = run(&["guard", "check", "--stdin", "/nonexistent/x.sql", "psql"], &[]);
+    assert!(!ok && text.contains("/nonexistent/x.sql"), "{text}");
 }
