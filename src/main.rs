@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use shellgate_shared::config::Settings;
-use shellgate_shared::crypto::{ADMIN_KEY_PREFIX, VaultSecretKey, generate_secret, hash_secret};
+use shellgate_shared::crypto::{ADMIN_KEY_PREFIX, NotifierKey, VaultSecretKey, generate_secret, hash_secret};
 use shellgate_shared::db::{self, models::NewAdminKey, queries};
 use shellgate_shared::ids::AdminKeyId;
 
@@ -39,7 +39,7 @@ enum Command {
     Approver,
     /// Create the database if missing and apply pending migrations.
     Migrate,
-    /// Print a new vault key pair as environment variables.
+    /// Print a new vault key pair and a notifier key as environment variables.
     Keygen,
     /// Manage admin API keys.
     AdminKey {
@@ -68,6 +68,7 @@ fn main() -> ExitCode {
         let sk = VaultSecretKey::generate();
         println!("SHELLGATE_VAULT_PUBLIC_KEY={}", sk.public_key().to_base64());
         println!("SHELLGATE_VAULT_SECRET_KEY={}", sk.to_base64().expose_secret());
+        println!("SHELLGATE_NOTIFIER_KEY={}", NotifierKey::generate().expose_secret());
         return ExitCode::SUCCESS;
     }
     if let Command::Guard { command } = &cli.command {

@@ -13,7 +13,7 @@ use shellgate_executor::{ExecutorContext, WorkerPool, spawn_workers};
 use shellgate_gateway::GatewayContext;
 use shellgate_shared::bus::Bus;
 use shellgate_shared::config::Settings;
-use shellgate_shared::crypto::{VaultPublicKey, VaultSecretKey};
+use shellgate_shared::crypto::{NotifierKey, VaultPublicKey, VaultSecretKey};
 use shellgate_shared::db::{self, DbPool};
 use shellgate_shared::metrics::Metrics;
 use tokio::sync::watch;
@@ -162,6 +162,7 @@ pub async fn start_approver(
     bus: Bus,
     db: DbPool,
     vault: VaultPublicKey,
+    notifier_key: Option<NotifierKey>,
     metrics: Metrics,
 ) -> anyhow::Result<Running> {
     bootstrap_admin_key(settings, &db).await?;
@@ -180,7 +181,7 @@ pub async fn start_approver(
         stop_rx.clone(),
     ));
     bus.ensure_approval_stream(&settings.nats_url).await?;
-    let ctx = ApproverContext::new(settings, bus, db, vault, metrics);
+    let ctx = ApproverContext::new(settings, bus, db, vault, notifier_key, metrics);
     tokio::spawn(shellgate_approver::sweeper::run(
         ctx.db.clone(),
         ctx.bus.clone(),
@@ -190,9 +191,10 @@ pub async fn start_approver(
     ));
     for notifier in shellgate_approver::notifier::configured(settings) {
         let notify = shellgate_approver::notifier::NotifySettings::from_settings(settings);
-        let ack_wait = notify.timeout + Duration::from_secs(30);
-        let consumer = shellgate_approver::notifier::prepare(&ctx.bus, &settings.nats_url, &notifier, ack_wait).await?;
-        tracing::info!(notifier = notifier.name, "approval notifications on");
+        let consumer =
+            shellgate_approver::notifier::prepare(&ctx.bus, &settings.nats_url, &notifier.consumer, notify.ack_wait())
+                .await?;
+        tracing::info!(notifier = %notifier.name, "approval notifications on");
         // awc: on this actix runtime.
         actix_rt::spawn(shellgate_approver::notifier::run(
             notifier,
@@ -203,6 +205,8 @@ pub async fn start_approver(
             stop_rx.clone(),
         ));
     }
+    // The notifiers added through the API (awc too).
+    actix_rt::spawn(shellgate_approver::notifiers::supervise(ctx.clone(), stop_rx.clone()));
     let data = web::Data::new(ctx);
     let (addr, server) = serve(
         settings,
@@ -278,7 +282,16 @@ pub async fn up(settings: Settings) -> anyhow::Result<()> {
     let executor_bus = Bus::connect(&settings, "shellgate-up-executor").await?;
     let gateway_bus = Bus::connect(&settings, "shellgate-up-gateway").await?;
     let metrics = Metrics::new();
-    let approver = start_approver(&settings, bus.clone(), db.clone(), vault.public_key(), metrics.clone()).await?;
+    let notifier_key = vault_keys::notifier_key_for_single_process(&settings)?;
+    let approver = start_approver(
+        &settings,
+        bus.clone(),
+        db.clone(),
+        vault.public_key(),
+        Some(notifier_key),
+        metrics.clone(),
+    )
+    .await?;
     let executor = start_executor(&settings, executor_bus.clone(), db.clone(), vault, metrics.clone()).await?;
     let gateway = start_gateway(&settings, gateway_bus.clone(), db, metrics).await?;
     announce(&[&gateway, &approver, &executor]);
@@ -309,7 +322,11 @@ pub async fn executor(settings: Settings) -> anyhow::Result<()> {
 pub async fn approver(settings: Settings) -> anyhow::Result<()> {
     let vault = vault_keys::public_key(&settings)?;
     let (db, bus) = connect(&settings, "shellgate-approver").await?;
-    let approver = start_approver(&settings, bus.clone(), db, vault, Metrics::new()).await?;
+    let notifier_key = vault_keys::notifier_key(&settings)?;
+    if notifier_key.is_none() {
+        tracing::warn!("no SHELLGATE_NOTIFIER_KEY: notifiers cannot be added through the API");
+    }
+    let approver = start_approver(&settings, bus.clone(), db, vault, notifier_key, Metrics::new()).await?;
     announce(&[&approver]);
     wait_for_signal().await;
     shut_down(vec![bus], vec![approver]).await;

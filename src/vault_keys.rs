@@ -1,11 +1,12 @@
-//! Where each role gets its vault key from.
+//! Where each role gets its keys from: the vault key (credentials) and the approver's notifier
+//! key (notifiers added through the API).
 
 use std::path::Path;
 
 use anyhow::Context as _;
 use secrecy::{ExposeSecret, SecretString};
 use shellgate_shared::config::Settings;
-use shellgate_shared::crypto::{VaultPublicKey, VaultSecretKey};
+use shellgate_shared::crypto::{NotifierKey, VaultPublicKey, VaultSecretKey};
 
 /// The secret key for executors: from SHELLGATE_VAULT_SECRET_KEY, checked against the public
 /// key when both are set.
@@ -72,6 +73,34 @@ pub fn for_single_process(settings: &Settings) -> anyhow::Result<VaultSecretKey>
         path.display()
     );
     Ok(sk)
+}
+
+/// The approver's notifier key, if configured (without it, only the notifiers the settings
+/// configure run, and the API refuses to add others).
+pub fn notifier_key(settings: &Settings) -> anyhow::Result<Option<NotifierKey>> {
+    settings
+        .notifier_key
+        .as_ref()
+        .map(NotifierKey::from_base64)
+        .transpose()
+        .context("SHELLGATE_NOTIFIER_KEY")
+}
+
+/// For `up`: the configured notifier key, else the one in the data directory, else a new one
+/// saved there (mode 0600).
+pub fn notifier_key_for_single_process(settings: &Settings) -> anyhow::Result<NotifierKey> {
+    if let Some(key) = notifier_key(settings)? {
+        return Ok(key);
+    }
+    let path = settings.data_dir.join("notifier.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        return NotifierKey::from_base64(&SecretString::from(text.trim().to_string()))
+            .with_context(|| format!("{} does not hold a notifier key", path.display()));
+    }
+    let text = NotifierKey::generate();
+    write_private(&path, text.expose_secret())?;
+    NotifierKey::from_base64(&text).context("generated notifier key")
 }
 
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {

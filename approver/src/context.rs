@@ -5,7 +5,7 @@ use std::sync::Arc;
 use shellgate_shared::audit::publisher::AuditPublisher;
 use shellgate_shared::bus::Bus;
 use shellgate_shared::config::Settings;
-use shellgate_shared::crypto::VaultPublicKey;
+use shellgate_shared::crypto::{NotifierKey, VaultPublicKey};
 use shellgate_shared::db::DbPool;
 use shellgate_shared::metrics::Metrics;
 
@@ -13,18 +13,28 @@ pub struct ApproverContext {
     pub bus: Bus,
     pub db: DbPool,
     pub vault: VaultPublicKey,
+    /// Seals and opens the notifiers added through the API; without it there are none.
+    pub notifier_key: Option<NotifierKey>,
     pub settings: Settings,
     pub metrics: Metrics,
     pub audit: AuditPublisher,
 }
 
 impl ApproverContext {
-    pub fn new(settings: &Settings, bus: Bus, db: DbPool, vault: VaultPublicKey, metrics: Metrics) -> Arc<Self> {
+    pub fn new(
+        settings: &Settings,
+        bus: Bus,
+        db: DbPool,
+        vault: VaultPublicKey,
+        notifier_key: Option<NotifierKey>,
+        metrics: Metrics,
+    ) -> Arc<Self> {
         let audit = AuditPublisher::new(&bus);
         Arc::new(Self {
             bus,
             db,
             vault,
+            notifier_key,
             settings: settings.clone(),
             metrics,
             audit,

@@ -3,6 +3,7 @@ pub mod audit;
 pub mod guard_rules;
 pub mod health;
 pub mod notifications;
+pub mod notifiers;
 pub mod permissions;
 pub mod targets;
 pub mod tokens;

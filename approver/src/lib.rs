@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod handlers;
 pub mod notifier;
+pub mod notifiers;
 pub mod routes;
 pub mod sweeper;
 pub mod views;

@@ -35,32 +35,41 @@ pub enum Target {
 }
 
 pub struct Notifier {
-    /// `webhook` or `slack`: the consumer's name, the metric label, the dead-letter record's.
-    pub name: &'static str,
+    /// The metric label and the dead-letter record's: `webhook` or `slack` for the ones the
+    /// settings configure, the admin's name for the others.
+    pub name: String,
+    /// Its durable JetStream consumer.
+    pub consumer: String,
     pub target: Target,
 }
+
+/// Names of the notifiers the settings configure (the API refuses them for its own).
+pub const CONFIGURED_NAMES: [&str; 2] = ["webhook", "slack"];
 
 /// The notifiers the settings configure.
 pub fn configured(settings: &Settings) -> Vec<Notifier> {
     let mut out = Vec::new();
+    let named = |name: &str, target| Notifier {
+        name: name.to_string(),
+        consumer: format!("notify-{name}"),
+        target,
+    };
     if let (Some(url), Some(secret)) = (&settings.notify_webhook_url, &settings.notify_webhook_secret) {
-        out.push(Notifier {
-            name: "webhook",
-            target: Target::Webhook {
+        out.push(named(
+            CONFIGURED_NAMES[0],
+            Target::Webhook {
                 url: url.clone(),
                 secret: secret.clone(),
             },
-        });
+        ));
     }
     if let Some(url) = &settings.notify_slack_url {
-        out.push(Notifier {
-            name: "slack",
-            target: Target::Slack { url: url.clone() },
-        });
+        out.push(named(CONFIGURED_NAMES[1], Target::Slack { url: url.clone() }));
     }
     out
 }
 
+#[derive(Debug, Clone)]
 pub struct NotifySettings {
     pub max_attempts: u32,
     pub retry_base: Duration,
@@ -81,6 +90,11 @@ impl NotifySettings {
         }
     }
 
+    /// How long JetStream waits for an acknowledgement before it redelivers an event.
+    pub fn ack_wait(&self) -> Duration {
+        self.timeout + Duration::from_secs(30)
+    }
+
     fn retry_delay(&self, attempt: u32) -> Duration {
         self.retry_base
             .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
@@ -88,15 +102,15 @@ impl NotifySettings {
     }
 }
 
-/// The notifier's durable consumer: new events only (a first start does not replay history).
+/// A notifier's durable consumer: new events only (a first start does not replay history).
 pub async fn prepare(
     bus: &Bus,
     nats_url: &str,
-    notifier: &Notifier,
+    consumer: &str,
     ack_wait: Duration,
 ) -> anyhow::Result<Consumer<pull::Config>> {
     let stream = bus.ensure_approval_stream(nats_url).await?;
-    let name = format!("notify-{}", notifier.name);
+    let name = consumer.to_string();
     stream
         .get_or_create_consumer(
             &name,
@@ -129,7 +143,7 @@ pub async fn run(
         let mut messages = match consumer.messages().await {
             Ok(m) => m,
             Err(e) => {
-                tracing::warn!(error = %e, notifier = notifier.name, "cannot fetch approval events; retrying");
+                tracing::warn!(error = %e, notifier = %notifier.name, "cannot fetch approval events; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(1)) => continue,
                     _ = shutdown.changed() => return,
@@ -144,7 +158,7 @@ pub async fn run(
             match msg {
                 Some(Ok(msg)) => handle(&notifier, &client, &settings, &db, &metrics, msg).await,
                 Some(Err(e)) => {
-                    tracing::warn!(error = %e, notifier = notifier.name, "approval event stream interrupted");
+                    tracing::warn!(error = %e, notifier = %notifier.name, "approval event stream interrupted");
                     break;
                 }
                 None => break,
@@ -189,7 +203,7 @@ async fn handle(
         otel.kind = "consumer",
         approval_id = %event.approval.id,
         event = %event.event,
-        notifier = notifier.name,
+        notifier = %notifier.name,
         attempt,
     );
     if let Err(e) = span.set_parent(shellgate_shared::telemetry::extract(msg.headers.as_ref())) {
@@ -198,17 +212,17 @@ async fn handle(
     let result = deliver(notifier, client, settings, db, &event).instrument(span).await;
     match result {
         Ok(()) => {
-            count(metrics, notifier.name, "delivered");
+            count(metrics, &notifier.name, "delivered");
             if let Err(e) = msg.ack().await {
                 tracing::warn!(error = %e, "notification ack failed; it may be sent again (same delivery id)");
             }
         }
         Err(error) if attempt >= settings.max_attempts => {
-            tracing::warn!(notifier = notifier.name, approval_id = %event.approval.id, attempt, %error,
+            tracing::warn!(notifier = %notifier.name, approval_id = %event.approval.id, attempt, %error,
                 "notification undeliverable; recorded as a dead letter");
             let payload = serde_json::to_value(&event).unwrap_or_default();
             let letter = queries::notifications::NewDeadLetter {
-                notifier: notifier.name,
+                notifier: &notifier.name,
                 approval_id: event.approval.id,
                 event: &event.event,
                 attempts: i32::try_from(attempt).unwrap_or(i32::MAX),
@@ -223,7 +237,7 @@ async fn handle(
             };
             match stored {
                 Ok(()) => {
-                    count(metrics, notifier.name, "dead_letter");
+                    count(metrics, &notifier.name, "dead_letter");
                     let _ = msg.ack_with(AckKind::Term).await;
                 }
                 // Not lost: delivered again later, and recorded then.
@@ -234,8 +248,8 @@ async fn handle(
             }
         }
         Err(error) => {
-            count(metrics, notifier.name, "retry");
-            tracing::info!(notifier = notifier.name, attempt, %error, "notification failed; will retry");
+            count(metrics, &notifier.name, "retry");
+            tracing::info!(notifier = %notifier.name, attempt, %error, "notification failed; will retry");
             let _ = msg.ack_with(AckKind::Nak(Some(settings.retry_delay(attempt)))).await;
         }
     }

@@ -3,7 +3,9 @@
 use actix_web::web;
 
 use crate::error::{json_config, query_config};
-use crate::handlers::{approvals, audit, guard_rules, health, notifications, permissions, targets, tokens};
+use crate::handlers::{
+    approvals, audit, guard_rules, health, notifications, notifiers, permissions, targets, tokens,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
@@ -59,6 +61,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/targets/{id}/host-keys/{key_id}",
                     web::delete().to(targets::host_keys::delete_host_key),
                 )
+                .route("/notifiers", web::post().to(notifiers::create_notifier))
+                .route("/notifiers", web::get().to(notifiers::list_notifiers))
+                .route("/notifiers/{id}", web::get().to(notifiers::get_notifier))
+                .route("/notifiers/{id}", web::patch().to(notifiers::update_notifier))
+                .route("/notifiers/{id}", web::delete().to(notifiers::delete_notifier))
                 .route(
                     "/notifications/dead-letters",
                     web::get().to(notifications::list_dead_letters),

@@ -52,6 +52,11 @@ impl Subjects {
         format!("{}.v1.events.auth", self.prefix)
     }
 
+    /// Notifier changes made through the admin API; every approver listens (no queue group).
+    pub fn notifier_events(&self) -> String {
+        format!("{}.v1.events.notifiers", self.prefix)
+    }
+
     /// Audit events of `kind` (`http`, `ssh`), captured by the audit stream.
     pub fn audit(&self, kind: &str) -> String {
         format!("{}.v1.audit.{kind}", self.prefix)

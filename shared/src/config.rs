@@ -108,6 +108,13 @@ pub struct Settings {
     /// First retry delay; doubles each attempt, at most 5 minutes.
     pub notify_retry_base_ms: u64,
     pub notify_timeout_ms: u64,
+    /// Base64 key (32 bytes) that seals the notifiers added through the API (their URLs and
+    /// signing secrets) in Postgres; approver only, the same on every replica. `up` keeps one in
+    /// `data_dir` when unset. Without it, the approver runs only the notifiers set here.
+    pub notifier_key: Option<SecretString>,
+    /// How often an approver re-reads the notifiers from Postgres even without a change
+    /// announcement (one that was missed while NATS was away).
+    pub notify_reload_secs: u64,
 
     /// How long an approval stays valid before it expires.
     pub approval_ttl_secs: u64,
@@ -176,6 +183,8 @@ impl Default for Settings {
             notify_max_attempts: 8,
             notify_retry_base_ms: 2_000,
             notify_timeout_ms: 10_000,
+            notifier_key: None,
+            notify_reload_secs: 30,
             approval_ttl_secs: 15 * 60,
             approval_max_wait_secs: 120,
             approval_max_body_bytes: 512 * 1024,
@@ -268,6 +277,16 @@ impl Settings {
             .is_some_and(|u| !http_url(u.expose_secret()))
         {
             return bad("SHELLGATE_NOTIFY_SLACK_URL must be an http(s) URL");
+        }
+        if self
+            .notifier_key
+            .as_ref()
+            .is_some_and(|k| crate::crypto::NotifierKey::from_base64(k).is_err())
+        {
+            return bad("SHELLGATE_NOTIFIER_KEY must be base64 of 32 bytes (create one with 'shellgate keygen')");
+        }
+        if self.notify_reload_secs == 0 {
+            return bad("SHELLGATE_NOTIFY_RELOAD_SECS must be at least 1");
         }
         if self.notify_max_attempts == 0 {
             return bad("SHELLGATE_NOTIFY_MAX_ATTEMPTS must be at least 1");

@@ -1,7 +1,10 @@
 //! Secrets at rest. Agent tokens (`sg_…`) and admin keys (`sga_…`) are random and stored only as
 //! SHA-256 hashes. Target credentials are sealed (libsodium-compatible X25519 sealed box, from
 //! the RustCrypto `crypto_box` crate) to the vault public key: the approver can seal but not open
-//! them, and only executors hold the secret key that opens them.
+//! them, and only executors hold the secret key that opens them. Notifier secrets (webhook
+//! signing secrets, Slack URLs) are the approver's own: it signs and posts the notifications, so
+//! it seals them with a symmetric key of its own ([`NotifierKey`], ChaCha20-Poly1305 from `ring`,
+//! already in the tree for HMAC and TLS), never with the vault key.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -115,6 +118,87 @@ impl VaultSecretKey {
     }
 }
 
+/// The approver's key for notifier secrets at rest: ChaCha20-Poly1305 with a random nonce per
+/// seal, and the notifier's id as associated data, so a sealed secret copied to another row does
+/// not open there.
+pub struct NotifierKey {
+    key: ring::aead::LessSafeKey,
+    id: String,
+}
+
+impl std::fmt::Debug for NotifierKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NotifierKey({})", self.id)
+    }
+}
+
+const NONCE_LEN: usize = ring::aead::NONCE_LEN;
+
+impl NotifierKey {
+    /// A new random key, as base64 (what `SHELLGATE_NOTIFIER_KEY` holds).
+    pub fn generate() -> SecretString {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        SecretString::from(B64.encode(bytes))
+    }
+
+    pub fn from_base64(s: &SecretString) -> Result<Self, CryptoError> {
+        let bytes = decode32(s.expose_secret())?;
+        let unbound =
+            ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &bytes).map_err(|_| CryptoError::BadKey)?;
+        let mut h = Sha256::new();
+        h.update(b"shellgate notifier key id\0");
+        h.update(bytes);
+        Ok(Self {
+            key: ring::aead::LessSafeKey::new(unbound),
+            id: hex::encode(&h.finalize()[..8]),
+        })
+    }
+
+    /// Fingerprint stored next to each sealed secret (names the key, reveals nothing of it).
+    pub fn key_id(&self) -> &str {
+        &self.id
+    }
+
+    /// `nonce ‖ ciphertext ‖ tag`, bound to `context` (the notifier's id).
+    pub fn seal(&self, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        OsRng.fill_bytes(&mut nonce);
+        let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + ring::aead::MAX_TAG_LEN);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                ring::aead::Nonce::assume_unique_for_key(nonce),
+                ring::aead::Aad::from(context),
+                &mut out[NONCE_LEN..],
+            )
+            .map_err(|_| CryptoError::Seal)?;
+        out.extend_from_slice(tag.as_ref());
+        Ok(out)
+    }
+
+    pub fn open(&self, key_id: &str, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if key_id != self.id {
+            return Err(CryptoError::KeyMismatch(key_id.to_string()));
+        }
+        if sealed.len() < NONCE_LEN {
+            return Err(CryptoError::Open);
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let nonce = ring::aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Open)?;
+        let mut body = body.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, ring::aead::Aad::from(context), &mut body)
+            .map_err(|_| CryptoError::Open)?;
+        let n = plain.len();
+        body.truncate(n);
+        Ok(body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +225,28 @@ mod tests {
             other.open(&other.public_key().key_id(), &sealed),
             Err(CryptoError::Open)
         );
+    }
+
+    #[test]
+    fn notifier_secrets_open_only_with_their_key_and_row() {
+        let key = NotifierKey::from_base64(&NotifierKey::generate()).unwrap();
+        let sealed = key.seal(b"row-1", b"canary-hook-secret").unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"canary"));
+        assert_ne!(sealed, key.seal(b"row-1", b"canary-hook-secret").unwrap(), "fresh nonce");
+        assert_eq!(key.open(key.key_id(), b"row-1", &sealed).unwrap(), b"canary-hook-secret");
+        assert_eq!(key.open(key.key_id(), b"row-2", &sealed), Err(CryptoError::Open));
+        let mut tampered = sealed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert_eq!(key.open(key.key_id(), b"row-1", &tampered), Err(CryptoError::Open));
+        assert_eq!(key.open(key.key_id(), b"row-1", &sealed[..5]), Err(CryptoError::Open));
+        let other = NotifierKey::from_base64(&NotifierKey::generate()).unwrap();
+        assert_ne!(other.key_id(), key.key_id());
+        assert_eq!(
+            other.open(key.key_id(), b"row-1", &sealed),
+            Err(CryptoError::KeyMismatch(key.key_id().to_string()))
+        );
+        assert_eq!(other.open(other.key_id(), b"row-1", &sealed), Err(CryptoError::Open));
+        assert!(NotifierKey::from_base64(&SecretString::from("AAAA")).is_err());
     }
 
     #[test]

@@ -73,6 +73,10 @@ id_type!(
     ApprovalId
 );
 id_type!(
+    /// An approval notifier an admin added through the API.
+    NotifierId
+);
+id_type!(
     /// One agent request, carried across every hop and returned as `X-Shellgate-Request-Id`.
     RequestId
 );

@@ -5,7 +5,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::schema::*;
-use crate::ids::{AdminKeyId, ApprovalId, AuditEventId, RequestId, TargetId, TokenId};
+use crate::ids::{AdminKeyId, ApprovalId, AuditEventId, NotifierId, RequestId, TargetId, TokenId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = admin_api_keys, check_for_backend(diesel::pg::Pg))]
@@ -259,4 +259,31 @@ pub struct DeadLetter {
     pub payload: serde_json::Value,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+/// An approval notifier an admin added; `sealed` holds its URL and secret (see
+/// `crypto::NotifierKey`) and never leaves the approver.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = notifiers, check_for_backend(diesel::pg::Pg))]
+pub struct NotifierRow {
+    pub id: NotifierId,
+    pub name: String,
+    pub kind: String,
+    pub url_hint: String,
+    pub sealed: Vec<u8>,
+    pub key_id: String,
+    pub enabled: bool,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A notifier update; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = notifiers)]
+pub struct NotifierChangeset {
+    pub url_hint: Option<String>,
+    pub sealed: Option<Vec<u8>>,
+    pub key_id: Option<String>,
+    pub enabled: Option<bool>,
 }

@@ -149,6 +149,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notifiers (id) {
+        id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        url_hint -> Text,
+        sealed -> Bytea,
+        key_id -> Text,
+        enabled -> Bool,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(target_credentials -> targets (target_id));
 diesel::joinable!(ssh_host_keys -> targets (target_id));
 diesel::joinable!(token_permissions -> targets (target_id));
@@ -165,4 +180,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     guard_rules,
     ssh_host_keys,
     notification_dead_letters,
+    notifiers,
 );

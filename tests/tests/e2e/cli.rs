@@ -103,6 +103,8 @@ fn keygen_prints_a_matching_pair() {
     let secret = get("SHELLGATE_VAULT_SECRET_KEY");
     let sk = shellgate_shared::crypto::VaultSecretKey::from_base64(&secret.into()).unwrap();
     assert_eq!(sk.public_key().to_base64(), public);
+    let notifier = get("SHELLGATE_NOTIFIER_KEY");
+    shellgate_shared::crypto::NotifierKey::from_base64(&notifier.into()).unwrap();
     // Roles refuse to start without their key, and say which variable to set.
     let (ok, text) = run(&["executor"], &[]);
     assert!(!ok);

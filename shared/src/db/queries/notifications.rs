@@ -1,9 +1,10 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::models::DeadLetter;
+use crate::db::models::{DeadLetter, NotifierChangeset, NotifierRow};
 use crate::db::schema::notification_dead_letters::dsl as d;
-use crate::ids::ApprovalId;
+use crate::db::schema::notifiers::dsl as n;
+use crate::ids::{ApprovalId, NotifierId};
 
 pub struct NewDeadLetter<'a> {
     pub notifier: &'a str,
@@ -38,4 +39,47 @@ pub async fn list_dead_letters(conn: &mut AsyncPgConnection, limit: i64) -> Quer
         .limit(limit)
         .load(conn)
         .await
+}
+
+pub async fn insert_notifier(conn: &mut AsyncPgConnection, row: &NotifierRow) -> QueryResult<NotifierRow> {
+    diesel::insert_into(n::notifiers)
+        .values(row)
+        .returning(NotifierRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// By name.
+pub async fn list_notifiers(conn: &mut AsyncPgConnection) -> QueryResult<Vec<NotifierRow>> {
+    n::notifiers.select(NotifierRow::as_select()).order(n::name).load(conn).await
+}
+
+pub async fn find_notifier(conn: &mut AsyncPgConnection, id: NotifierId) -> QueryResult<Option<NotifierRow>> {
+    n::notifiers
+        .find(id)
+        .select(NotifierRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn update_notifier(
+    conn: &mut AsyncPgConnection,
+    id: NotifierId,
+    changes: &NotifierChangeset,
+) -> QueryResult<Option<NotifierRow>> {
+    diesel::update(n::notifiers.find(id))
+        .set((changes, n::updated_at.eq(diesel::dsl::now)))
+        .returning(NotifierRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Whether it existed.
+pub async fn delete_notifier(conn: &mut AsyncPgConnection, id: NotifierId) -> QueryResult<bool> {
+    diesel::delete(n::notifiers.find(id))
+        .execute(conn)
+        .await
+        .map(|n| n > 0)
 }
