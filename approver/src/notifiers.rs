@@ -98,9 +98,14 @@ pub async fn announce(ctx: &ApproverContext) {
 /// starts delivering them.
 pub async fn create_consumer(ctx: &ApproverContext, id: NotifierId) -> anyhow::Result<()> {
     let settings = NotifySettings::from_settings(&ctx.settings);
-    notifier::prepare(&ctx.bus, &ctx.settings.nats_url, &consumer_name(id), settings.ack_wait())
-        .await
-        .map(|_| ())
+    notifier::prepare(
+        &ctx.bus,
+        &ctx.settings.nats_url,
+        &consumer_name(id),
+        settings.ack_wait(),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Deletes the notifier's consumer and the events waiting in it (a missing one is fine).
@@ -153,7 +158,9 @@ pub async fn supervise(ctx: Arc<ApproverContext>, mut shutdown: watch::Receiver<
 
 async fn reconcile(ctx: &ApproverContext, running: &mut HashMap<NotifierId, Running>) {
     let rows = match ctx.db.get().await {
-        Ok(mut conn) => queries::notifications::list_notifiers(&mut conn).await.map_err(|e| e.to_string()),
+        Ok(mut conn) => queries::notifications::list_notifiers(&mut conn)
+            .await
+            .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     let rows = match rows {

@@ -3,9 +3,7 @@
 use actix_web::web;
 
 use crate::error::{json_config, query_config};
-use crate::handlers::{
-    approvals, audit, guard_rules, health, notifications, notifiers, permissions, targets, tokens,
-};
+use crate::handlers::{approvals, audit, guard_rules, health, notifications, notifiers, permissions, targets, tokens};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())

@@ -232,8 +232,15 @@ mod tests {
         let key = NotifierKey::from_base64(&NotifierKey::generate()).unwrap();
         let sealed = key.seal(b"row-1", b"canary-hook-secret").unwrap();
         assert!(!sealed.windows(6).any(|w| w == b"canary"));
-        assert_ne!(sealed, key.seal(b"row-1", b"canary-hook-secret").unwrap(), "fresh nonce");
-        assert_eq!(key.open(key.key_id(), b"row-1", &sealed).unwrap(), b"canary-hook-secret");
+        assert_ne!(
+            sealed,
+            key.seal(b"row-1", b"canary-hook-secret").unwrap(),
+            "fresh nonce"
+        );
+        assert_eq!(
+            key.open(key.key_id(), b"row-1", &sealed).unwrap(),
+            b"canary-hook-secret"
+        );
         assert_eq!(key.open(key.key_id(), b"row-2", &sealed), Err(CryptoError::Open));
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;

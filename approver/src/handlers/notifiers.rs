@@ -97,7 +97,10 @@ fn kind(s: &str) -> Result<&'static str, ApiError> {
     match s {
         WEBHOOK => Ok(WEBHOOK),
         SLACK => Ok(SLACK),
-        _ => Err(ApiError::validation("invalid_kind", "kind must be 'webhook' or 'slack'")),
+        _ => Err(ApiError::validation(
+            "invalid_kind",
+            "kind must be 'webhook' or 'slack'",
+        )),
     }
 }
 
@@ -168,8 +171,7 @@ pub async fn create_notifier(
         name,
         kind: kind.to_string(),
         url_hint,
-        sealed: notifiers::seal(key, id, &url, secret.as_deref())
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        sealed: notifiers::seal(key, id, &url, secret.as_deref()).map_err(|e| ApiError::Internal(e.to_string()))?,
         key_id: key.key_id().to_string(),
         enabled: body.enabled.unwrap_or(true),
         created_by: admin.name.clone(),
@@ -241,7 +243,10 @@ pub async fn update_notifier(
     let body = body.into_inner();
     let current = existing(&ctx, &path).await?;
     if body.name.as_ref().is_some_and(|n| n.trim() != current.name) {
-        return Err(ApiError::validation("name_immutable", "a notifier's name cannot change"));
+        return Err(ApiError::validation(
+            "name_immutable",
+            "a notifier's name cannot change",
+        ));
     }
     let is_slack = current.kind == SLACK;
     if is_slack && (body.secret.is_some() || body.regenerate_secret) {

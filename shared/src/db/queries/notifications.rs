@@ -51,7 +51,11 @@ pub async fn insert_notifier(conn: &mut AsyncPgConnection, row: &NotifierRow) ->
 
 /// By name.
 pub async fn list_notifiers(conn: &mut AsyncPgConnection) -> QueryResult<Vec<NotifierRow>> {
-    n::notifiers.select(NotifierRow::as_select()).order(n::name).load(conn).await
+    n::notifiers
+        .select(NotifierRow::as_select())
+        .order(n::name)
+        .load(conn)
+        .await
 }
 
 pub async fn find_notifier(conn: &mut AsyncPgConnection, id: NotifierId) -> QueryResult<Option<NotifierRow>> {
@@ -78,8 +82,5 @@ pub async fn update_notifier(
 
 /// Whether it existed.
 pub async fn delete_notifier(conn: &mut AsyncPgConnection, id: NotifierId) -> QueryResult<bool> {
-    diesel::delete(n::notifiers.find(id))
-        .execute(conn)
-        .await
-        .map(|n| n > 0)
+    diesel::delete(n::notifiers.find(id)).execute(conn).await.map(|n| n > 0)
 }
