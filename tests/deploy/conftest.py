@@ -92,6 +92,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                 "vaultPublicKey": {"existingSecret": "sg-vault", "existingSecretKey": "public"},
                 "vaultSecretKey": {"existingSecret": "sg-vault", "existingSecretKey": "secret"},
                 "sessionSecret": {"existingSecret": "sg-approver", "existingSecretKey": "session"},
+                "notifierKey": {"existingSecret": "sg-approver", "existingSecretKey": "notifier"},
                 "adminBootstrapKey": {"existingSecret": "sg-approver", "existingSecretKey": "bootstrap"},
             },
         },

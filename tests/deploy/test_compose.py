@@ -132,8 +132,10 @@ def test_vault_public_key_only_in_the_approver(services: dict[str, Any]) -> None
     env = environment(services["approver"])
     assert env["SHELLGATE_SESSION_SECRET"].startswith("${SHELLGATE_SESSION_SECRET")
     assert env["SHELLGATE_ADMIN_BOOTSTRAP_KEY"].startswith("${SHELLGATE_ADMIN_BOOTSTRAP_KEY")
+    assert env["SHELLGATE_NOTIFIER_KEY"].startswith("${SHELLGATE_NOTIFIER_KEY:?")
     for name in SHELLGATE_SERVICES - {"approver"}:
         assert "SHELLGATE_SESSION_SECRET" not in environment(services[name]), name
+        assert "SHELLGATE_NOTIFIER_KEY" not in environment(services[name]), name
 
 
 def test_every_role_gets_database_and_nats(services: dict[str, Any]) -> None:

@@ -243,6 +243,7 @@ def test_each_role_gets_exactly_its_secrets(scenario: tuple[str, Rendered]) -> N
             "SHELLGATE_DATABASE_URL",
             "SHELLGATE_VAULT_PUBLIC_KEY",
             "SHELLGATE_SESSION_SECRET",
+            "SHELLGATE_NOTIFIER_KEY",
             "SHELLGATE_ADMIN_BOOTSTRAP_KEY",
         },
         "executor": {"SHELLGATE_DATABASE_URL", "SHELLGATE_VAULT_SECRET_KEY"},
@@ -286,13 +287,16 @@ def test_chart_made_secrets_in_defaults() -> None:
     db = secrets[f"{FULLNAME}-database"]
     assert base64.b64decode(db["data"]["databaseUrl"]).decode() == DATABASE_URL
     approver = secrets[f"{FULLNAME}-approver"]
-    assert set(approver["data"]) == {"vaultPublicKey", "sessionSecret", "adminBootstrapKey"}
+    assert set(approver["data"]) == {"vaultPublicKey", "sessionSecret", "notifierKey", "adminBootstrapKey"}
+    notifier_key = base64.b64decode(base64.b64decode(approver["data"]["notifierKey"]))
+    assert len(notifier_key) == 32, "the generated notifier key is 32 random bytes, base64"
     session = base64.b64decode(base64.b64decode(approver["data"]["sessionSecret"]))
     assert len(session) == 64, "the generated session secret is 64 random bytes, base64"
     bootstrap = base64.b64decode(approver["data"]["adminBootstrapKey"]).decode()
     assert re.fullmatch(r"sga_[0-9a-f]{64}", bootstrap), bootstrap
     again = render(SCENARIOS["defaults"]).named("Secret", f"{FULLNAME}-approver")
     assert again["data"]["sessionSecret"] != approver["data"]["sessionSecret"], "random per install"
+    assert again["data"]["notifierKey"] != approver["data"]["notifierKey"], "random per install"
 
 
 def test_existing_secrets_create_no_chart_secrets() -> None:
