@@ -55,11 +55,7 @@ async fn approval_events_reach_a_signed_webhook_and_slack_after_retries() {
     .await;
     let id = c.create_http_target("api", &up.url, None).await;
     let (_, token) = c.create_token(&[&id]).await;
-    let url = format!("{}/gateway/api/items/7", c.gateway());
-    let mut res = c.http.agent("DELETE", &url, &token).send().await.unwrap();
-    assert_eq!(res.status(), 202);
-    let held: Value = serde_json::from_slice(&shellgate_tests::client::read_body(&mut res).await).unwrap();
-    let approval = held["approval_id"].as_str().unwrap().to_string();
+    let approval = held_delete(&c, &token, "items/7").await;
 
     // The webhook failed twice (503) and got the event on the third attempt, signed.
     let hooks = wait_for_hooks(&up, "webhook", 1).await;
@@ -129,13 +125,7 @@ async fn an_undeliverable_notification_becomes_a_dead_letter() {
     .await;
     let id = c.create_http_target("api", &up.url, None).await;
     let (_, token) = c.create_token(&[&id]).await;
-    let res = c
-        .http
-        .agent("DELETE", &format!("{}/gateway/api/x", c.gateway()), &token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
+    held_delete(&c, &token, "x").await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let letter = loop {
         let (status, v) = c.admin("GET", "/api/notifications/dead-letters", None).await;
@@ -174,13 +164,7 @@ async fn the_approver_continues_the_trace_of_the_request_that_asked_for_approval
     c.start("executor", &[]);
     let id = c.create_http_target("api", &up.url, None).await;
     let (_, token) = c.create_token(&[&id]).await;
-    let res = c
-        .http
-        .agent("DELETE", &format!("{}/gateway/api/x", c.gateway()), &token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
+    held_delete(&c, &token, "x").await;
     wait_for_hooks(&up, "webhook", 1).await;
     let deadline = Instant::now() + Duration::from_secs(15);
     let (gateway_span, approver_span) = loop {
@@ -530,9 +514,7 @@ async fn approver_replicas_share_api_notifiers_and_deliver_each_event_once() {
 
     // With the first replica gone, the second delivers.
     c.procs[first].kill();
-    let url = format!("{}/gateway/api/items/last", c.gateway());
-    let res = c.http.agent("DELETE", &url, &token).send().await.unwrap();
-    assert_eq!(res.status(), 202);
+    held_delete(&c, &token, "items/last").await;
     let hooks = wait_for_hooks(&up, "shared", 5).await;
     assert_eq!(verify(&hooks[4])["approval"]["request"]["path"], "/items/last");
     assert!(
