@@ -52,9 +52,8 @@ pub fn for_single_process(settings: &Settings) -> anyhow::Result<VaultSecretKey>
         return secret_key(settings);
     }
     let path = settings.data_dir.join("vault.key");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let sk = VaultSecretKey::from_base64(&SecretString::from(text.trim().to_string()))
+    if let Some(text) = read_key_file(&path)? {
+        let sk = VaultSecretKey::from_base64(&text)
             .with_context(|| format!("{} does not hold a vault key", path.display()))?;
         check_pair(settings, &sk)?;
         return Ok(sk);
@@ -93,14 +92,22 @@ pub fn notifier_key_for_single_process(settings: &Settings) -> anyhow::Result<No
         return Ok(key);
     }
     let path = settings.data_dir.join("notifier.key");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        return NotifierKey::from_base64(&SecretString::from(text.trim().to_string()))
+    if let Some(text) = read_key_file(&path)? {
+        return NotifierKey::from_base64(&text)
             .with_context(|| format!("{} does not hold a notifier key", path.display()));
     }
     let text = NotifierKey::generate();
     write_private(&path, text.expose_secret())?;
     NotifierKey::from_base64(&text).context("generated notifier key")
+}
+
+/// A key `up` keeps in its data directory, if it has one.
+fn read_key_file(path: &Path) -> anyhow::Result<Option<SecretString>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(SecretString::from(text.trim().to_string())))
 }
 
 fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
