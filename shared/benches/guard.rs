@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use brush_parser::{Parser, ParserOptions};
 use shellgate_shared::guard::Guard;
 
 const ROUNDS: usize = 50;
@@ -53,28 +54,51 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx]
 }
 
-fn report(label: &str, guard: &Guard, commands: &[String]) {
-    let commands: Vec<&String> = commands.iter().filter(|c| c.len() < MAX_LEN).collect();
-    for c in &commands {
-        std::hint::black_box(guard.check_command(c));
+/// Times `decide` over `commands` (those under 8 KiB), `ROUNDS` rounds after one warm-up.
+fn time(commands: &[&String], decide: impl Fn(&str)) -> Vec<Duration> {
+    for c in commands {
+        decide(c);
     }
     let mut times = Vec::with_capacity(commands.len() * ROUNDS);
     for _ in 0..ROUNDS {
-        for c in &commands {
+        for c in commands {
             let start = Instant::now();
-            std::hint::black_box(guard.check_command(std::hint::black_box(c)));
+            decide(std::hint::black_box(c));
             times.push(start.elapsed());
         }
     }
     times.sort_unstable();
-    let total: Duration = times.iter().sum();
+    times
+}
+
+fn mean(times: &[Duration]) -> Duration {
+    times.iter().sum::<Duration>() / times.len().max(1) as u32
+}
+
+/// Prints the guard's p50/p99/max/mean over `commands`, and the same for brush-parser alone
+/// parsing them (the baseline: the least any parsing guard pays), with the ratio of the means.
+fn report(label: &str, guard: &Guard, commands: &[String]) {
+    let commands: Vec<&String> = commands.iter().filter(|c| c.len() < MAX_LEN).collect();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let guarded = time(&commands, |c| {
+        std::hint::black_box(guard.check_command(c));
+    });
+    let opts = ParserOptions::default();
+    let parsed = time(&commands, |c| {
+        std::hint::black_box(Parser::new(c.as_bytes(), &opts).parse_program().ok());
+    });
     println!(
-        "{label}: {} commands × {ROUNDS} rounds: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs, mean {:.1} µs",
+        "{label}: {} commands × {ROUNDS} rounds: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs, mean {:.1} µs \
+         | parse only: p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs | guard/parse {:.2}×",
         commands.len(),
-        percentile(&times, 0.50).as_secs_f64() * 1e6,
-        percentile(&times, 0.99).as_secs_f64() * 1e6,
-        times.last().copied().unwrap_or_default().as_secs_f64() * 1e6,
-        total.as_secs_f64() * 1e6 / times.len().max(1) as f64,
+        us(percentile(&guarded, 0.50)),
+        us(percentile(&guarded, 0.99)),
+        us(guarded.last().copied().unwrap_or_default()),
+        us(mean(&guarded)),
+        us(percentile(&parsed, 0.50)),
+        us(percentile(&parsed, 0.99)),
+        us(mean(&parsed)),
+        mean(&guarded).as_secs_f64() / mean(&parsed).as_secs_f64().max(1e-12),
     );
 }
 

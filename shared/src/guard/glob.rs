@@ -50,25 +50,139 @@ impl Tok {
     }
 }
 
-/// A word prepared for matching: its characters (run-time parts dropped), and lowercased.
+/// A word prepared for matching: its characters (run-time parts dropped), and lowercased; the
+/// same as text for the literal prefilter of a `GlobSet`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Subject {
     chars: Vec<char>,
     lower: Vec<char>,
+    text: String,
+    lower_text: String,
     /// Holds a `STAR`/`ONE` wildcard.
     wild: bool,
 }
 
 impl Subject {
     pub(crate) fn new(s: &str) -> Self {
-        let chars: Vec<char> = s.chars().filter(|&c| c != UNKNOWN).collect();
-        let lower = if chars.iter().any(|c| c.is_uppercase()) {
-            chars.iter().copied().flat_map(char::to_lowercase).collect()
+        let text: String = if s.contains(UNKNOWN) {
+            s.chars().filter(|&c| c != UNKNOWN).collect()
         } else {
-            chars.clone()
+            s.to_string()
+        };
+        let chars: Vec<char> = text.chars().collect();
+        let (lower, lower_text) = if chars.iter().any(|c| c.is_uppercase()) {
+            let lower: Vec<char> = chars.iter().copied().flat_map(char::to_lowercase).collect();
+            let lower_text = lower.iter().collect();
+            (lower, lower_text)
+        } else {
+            (chars.clone(), text.clone())
         };
         let wild = chars.iter().any(|&c| c == STAR || c == ONE || c == DIRS);
-        Subject { chars, lower, wild }
+        Subject {
+            chars,
+            lower,
+            text,
+            lower_text,
+            wild,
+        }
+    }
+}
+
+/// Patterns matched as one list: a word matches when any of them does. A long list first looks
+/// for its patterns' literal parts in a plain word (one Aho-Corasick pass), and tries only the
+/// patterns whose literal part occurs there: a word is compared with a few dozen credential paths
+/// in one scan. Words holding wildcards, `=` patterns and patterns without a literal character
+/// are always tried one by one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GlobSet {
+    globs: Vec<Glob>,
+    filter: Option<Prefilter>,
+}
+
+#[derive(Debug, Clone)]
+struct Prefilter {
+    /// The longest run of literal characters of each filtered pattern, distinct.
+    literals: aho_corasick::AhoCorasick,
+    /// For each literal, the patterns holding it.
+    owners: Vec<Vec<usize>>,
+    /// Patterns tried on every word.
+    always: Vec<usize>,
+    ignore_case: bool,
+}
+
+/// Shortest list worth a prefilter (a few patterns are cheaper to try directly).
+const PREFILTER_MIN: usize = 4;
+
+impl GlobSet {
+    pub(crate) fn new(globs: Vec<Glob>) -> Self {
+        let filter = Prefilter::build(&globs);
+        GlobSet { globs, filter }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.globs.is_empty()
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Glob> {
+        self.globs.iter()
+    }
+
+    /// Whether any pattern matches the word.
+    pub(crate) fn matches(&self, subject: &Subject) -> bool {
+        let Some(f) = self.filter.as_ref().filter(|_| !subject.wild) else {
+            return self.globs.iter().any(|g| g.matches_subject(subject));
+        };
+        if f.always.iter().any(|&i| self.globs[i].matches_subject(subject)) {
+            return true;
+        }
+        let text = if f.ignore_case {
+            &subject.lower_text
+        } else {
+            &subject.text
+        };
+        f.literals.find_overlapping_iter(text.as_str()).any(|m| {
+            f.owners[m.pattern().as_usize()]
+                .iter()
+                .any(|&i| self.globs[i].matches_subject(subject))
+        })
+    }
+}
+
+impl Prefilter {
+    fn build(globs: &[Glob]) -> Option<Prefilter> {
+        let ignore_case = globs.first()?.ignore_case;
+        if globs.len() < PREFILTER_MIN || globs.iter().any(|g| g.ignore_case != ignore_case) {
+            return None;
+        }
+        let mut literals: Vec<String> = Vec::new();
+        let mut owners: Vec<Vec<usize>> = Vec::new();
+        let mut always = Vec::new();
+        for (i, g) in globs.iter().enumerate() {
+            match g.longest_literal() {
+                Some(lit) if g.exact.is_none() => match literals.iter().position(|l| *l == lit) {
+                    Some(k) => owners[k].push(i),
+                    None => {
+                        literals.push(lit);
+                        owners.push(vec![i]);
+                    }
+                },
+                _ => always.push(i),
+            }
+        }
+        // A list that is mostly unfilterable gains nothing.
+        if literals.is_empty() || always.len() * 2 > globs.len() {
+            return None;
+        }
+        let literals = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .build(&literals)
+            .ok()?;
+        Some(Prefilter {
+            literals,
+            owners,
+            always,
+            ignore_case,
+        })
     }
 }
 
@@ -150,6 +264,21 @@ impl Glob {
             .iter()
             .map(|t| if let Tok::Lit(c) = t { Some(*c) } else { None })
             .collect()
+    }
+
+    /// The longest run of literal characters: every plain word the pattern matches holds it.
+    fn longest_literal(&self) -> Option<String> {
+        let mut best: &[Tok] = &[];
+        for run in self.toks.split(|t| !matches!(t, Tok::Lit(_))) {
+            if run.len() > best.len() {
+                best = run;
+            }
+        }
+        let lit: String = best
+            .iter()
+            .filter_map(|t| if let Tok::Lit(c) = t { Some(*c) } else { None })
+            .collect();
+        (!lit.is_empty()).then_some(lit)
     }
 
     /// Whether the word (with `STAR`/`ONE` markers; `UNKNOWN` is read as empty) matches.
@@ -516,6 +645,78 @@ mod tests {
             .unwrap()
             .iter()
             .any(|g| g.matches(subject))
+    }
+
+    #[test]
+    fn a_set_agrees_with_its_patterns_one_by_one() {
+        let patterns = [
+            "/etc/shadow",
+            "/etc/gshadow*",
+            "**/.ssh/id_*",
+            "/etc/ssh/ssh_host_*_key",
+            "**/.aws/credentials",
+            "/run/secrets/**",
+            "=/",
+            "*",
+            "[!a]?",
+            "/dev/sd[a-z]",
+            "**/.Kube/config",
+        ];
+        let words = [
+            "/etc/shadow",
+            "/etc/shadow-",
+            "/etc/gshadow",
+            "/etc/passwd",
+            "/root/.ssh/id_ed25519",
+            "/root/.ssh/known_hosts",
+            "/etc/ssh/ssh_host_rsa_key",
+            "/etc/ssh/ssh_host_rsa_key.pub",
+            "/home/u/.aws/credentials",
+            "/run/secrets/db",
+            "/",
+            "/x",
+            "bb",
+            "ab",
+            "/dev/sdb",
+            "/home/u/.kube/config",
+            "/HOME/U/.KUBE/CONFIG",
+            "",
+            "plain",
+        ];
+        let marked = |x: &str| x.replace('*', &STAR.to_string()).replace('?', &ONE.to_string());
+        for ignore_case in [false, true] {
+            let globs: Vec<Glob> = patterns
+                .iter()
+                .flat_map(|p| Glob::compile(p, ignore_case).unwrap())
+                .collect();
+            let set = GlobSet::new(globs.clone());
+            assert!(set.filter.is_some(), "a long list is prefiltered");
+            for w in words
+                .iter()
+                .map(|w| w.to_string())
+                .chain(words.iter().map(|w| marked(&format!("{w}*"))))
+            {
+                let subject = Subject::new(&w);
+                let want = globs.iter().any(|g| g.matches_subject(&subject));
+                assert_eq!(set.matches(&subject), want, "{w:?} (ignore_case {ignore_case})");
+            }
+        }
+        // Every pattern matches a word of its own: the prefilter never hides a match.
+        let globs: Vec<Glob> = patterns[..5]
+            .iter()
+            .flat_map(|p| Glob::compile(p, false).unwrap())
+            .collect();
+        let set = GlobSet::new(globs);
+        for w in [
+            "/etc/shadow",
+            "/etc/gshadow-",
+            "/a/.ssh/id_x",
+            "/etc/ssh/ssh_host_x_key",
+            "/.aws/credentials",
+        ] {
+            assert!(set.matches(&Subject::new(w)), "{w}");
+        }
+        assert!(!set.matches(&Subject::new("/etc/hosts")));
     }
 
     #[test]

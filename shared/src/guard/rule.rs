@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::glob::{Glob, Subject};
+use super::glob::{Glob, GlobSet, Subject};
 use super::sql::Statement;
 use super::word::{Field, display_text, normalize_path};
 use super::{Decision, GuardError, Verdict};
@@ -273,26 +273,26 @@ struct CompiledMatcher {
     fact: FactKind,
     /// Command names without wildcards (compared directly), and the others as globs.
     literal_names: HashSet<String>,
-    glob_names: Vec<Glob>,
-    command_names: Vec<Glob>,
-    command_paths: Vec<Glob>,
-    subcommand: Vec<Vec<Vec<Glob>>>,
-    flags: Vec<Glob>,
-    all_flags: Vec<Vec<Glob>>,
-    args: Vec<Glob>,
-    all_args: Vec<Vec<Glob>>,
-    last_arg: Vec<Glob>,
-    except_args: Vec<Glob>,
-    redirect_write: Vec<Glob>,
-    redirect_read: Vec<Glob>,
-    via: Vec<Glob>,
+    glob_names: GlobSet,
+    command_names: GlobSet,
+    command_paths: GlobSet,
+    subcommand: Vec<Vec<GlobSet>>,
+    flags: GlobSet,
+    all_flags: Vec<GlobSet>,
+    args: GlobSet,
+    all_args: Vec<GlobSet>,
+    last_arg: GlobSet,
+    except_args: GlobSet,
+    redirect_write: GlobSet,
+    redirect_read: GlobSet,
+    via: GlobSet,
     sql: Vec<String>,
     code: Vec<Regex>,
     signal: Option<Signal>,
     methods: Vec<String>,
-    path: Vec<Glob>,
-    query: Vec<Glob>,
-    graphql: Vec<Glob>,
+    path: GlobSet,
+    query: GlobSet,
+    graphql: GlobSet,
 }
 
 #[derive(Debug, Clone)]
@@ -312,15 +312,15 @@ fn invalid(id: &str, message: impl Into<String>) -> GuardError {
     }
 }
 
-fn globs(id: &str, field: &str, patterns: &[String], ignore_case: bool) -> Result<Vec<Glob>, GuardError> {
+fn globs(id: &str, field: &str, patterns: &[String], ignore_case: bool) -> Result<GlobSet, GuardError> {
     let mut out = Vec::new();
     for p in patterns {
         out.extend(Glob::compile(p, ignore_case).map_err(|e| invalid(id, format!("{field}: {p:?}: {e}")))?);
     }
-    Ok(out)
+    Ok(GlobSet::new(out))
 }
 
-fn glob_sets(id: &str, field: &str, patterns: &[String], ignore_case: bool) -> Result<Vec<Vec<Glob>>, GuardError> {
+fn glob_sets(id: &str, field: &str, patterns: &[String], ignore_case: bool) -> Result<Vec<GlobSet>, GuardError> {
     patterns
         .iter()
         .map(|p| globs(id, field, std::slice::from_ref(p), ignore_case))
@@ -462,7 +462,7 @@ fn compile_matcher(id: &str, kind: RuleKind, m: &Matcher) -> Result<CompiledMatc
     let command_names = globs(id, "command", &names, ic)?;
     let (literal, glob): (Vec<&Glob>, Vec<&Glob>) = command_names.iter().partition(|g| g.literal().is_some() && !ic);
     let literal_names = literal.iter().filter_map(|g| g.literal()).collect();
-    let glob_names = glob.into_iter().cloned().collect();
+    let glob_names = GlobSet::new(glob.into_iter().cloned().collect());
     Ok(CompiledMatcher {
         fact,
         literal_names,
@@ -489,8 +489,8 @@ fn compile_matcher(id: &str, kind: RuleKind, m: &Matcher) -> Result<CompiledMatc
     })
 }
 
-fn any_glob(globs: &[Glob], s: &Subject) -> bool {
-    globs.iter().any(|g| g.matches_subject(s))
+fn any_glob(globs: &GlobSet, s: &Subject) -> bool {
+    globs.matches(s)
 }
 
 /// An invocation prepared for matching: flags, positionals and path forms of each argument.
@@ -634,7 +634,7 @@ impl<'a> InvocationView<'a> {
         self.inv.redirects.iter().any(|r| if write { r.write } else { r.read })
     }
 
-    fn any_arg(&self, globs: &[Glob]) -> bool {
+    fn any_arg(&self, globs: &GlobSet) -> bool {
         self.forms().iter().flatten().any(|f| any_glob(globs, f))
     }
 
@@ -644,7 +644,7 @@ impl<'a> InvocationView<'a> {
 
     /// Whether `words` appear in order among the leading positionals; a positional skipped
     /// between two words must directly follow an option (it may be that option's value).
-    fn subcommand(&self, words: &[Vec<Glob>]) -> bool {
+    fn subcommand(&self, words: &[GlobSet]) -> bool {
         let Some((first, rest)) = words.split_first() else {
             return true;
         };
@@ -660,7 +660,7 @@ impl<'a> InvocationView<'a> {
         false
     }
 
-    fn rest_matches(&self, words: &[Vec<Glob>], from: usize) -> bool {
+    fn rest_matches(&self, words: &[GlobSet], from: usize) -> bool {
         let Some((word, rest)) = words.split_first() else {
             return true;
         };
@@ -852,7 +852,7 @@ impl CompiledMatcher {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RuleSet {
     pub rules: Vec<CompiledRule>,
-    /// Invocation alternatives by the literal program names they name.
+    /// Invocation alternatives by the literal program names they name (with `any_program`).
     by_program: HashMap<String, Vec<(usize, usize)>>,
     /// Invocation alternatives that must be tried on every program.
     any_program: Vec<(usize, usize)>,
@@ -892,6 +892,13 @@ impl RuleSet {
                 }
             }
         }
+        // Each program's list also holds the alternatives tried on every program, in rule order,
+        // so a decision needs no merging.
+        for v in self.by_program.values_mut() {
+            v.extend(&self.any_program);
+            v.sort_unstable();
+            v.dedup();
+        }
     }
 
     /// Every program some invocation rule names literally.
@@ -915,14 +922,9 @@ impl RuleSet {
         match fact {
             Fact::Invocation(inv) => {
                 let view = InvocationView::new(inv);
-                let mut candidates: Vec<(usize, usize)> = self.any_program.clone();
-                if let Some(v) = self.by_program.get(view.program) {
-                    candidates.extend(v);
-                }
-                candidates.sort_unstable();
-                candidates.dedup();
+                let candidates = self.by_program.get(view.program).unwrap_or(&self.any_program);
                 let mut last_rule = usize::MAX;
-                for (i, j) in candidates {
+                for &(i, j) in candidates {
                     if i == last_rule {
                         continue;
                     }

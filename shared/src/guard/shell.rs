@@ -778,8 +778,11 @@ impl<'r> Analyzer<'r> {
         if p.is_empty() {
             return;
         }
-        self.downloaded.push(basename(&p).to_string());
-        self.downloaded.push(p);
+        for name in [basename(&p).to_string(), p] {
+            if !self.downloaded.contains(&name) {
+                self.downloaded.push(name);
+            }
+        }
     }
 
     pub(crate) fn is_downloaded(&self, f: &Field) -> bool {
@@ -789,7 +792,11 @@ impl<'r> Analyzer<'r> {
 
     /// A bare command name that was just downloaded into a `bin` directory.
     fn downloaded_command(&self, word: &str) -> bool {
-        !word.contains('/') && self.downloaded.iter().any(|d| d.ends_with(&format!("/bin/{word}")))
+        !word.contains('/')
+            && self
+                .downloaded
+                .iter()
+                .any(|d| d.strip_suffix(word).is_some_and(|dir| dir.ends_with("/bin/")))
     }
 
     fn report_redirects(&mut self, reds: &[Redirect]) {
