@@ -105,7 +105,14 @@ fn report(label: &str, guard: &Guard, commands: &[String]) {
 fn main() {
     let guard = Guard::builtin();
     if let Ok(only) = std::env::var("GUARD_BENCH_ONLY") {
-        // Profiling aid: time just one synthetic script, many rounds.
+        // Profiling aid: time just the corpus or one synthetic script, many rounds.
+        if only == "corpus" {
+            let corpus = corpus();
+            for _ in 0..10 {
+                report("corpus", &guard, &corpus);
+            }
+            return;
+        }
         let i: usize = only.parse().unwrap_or(0);
         let s = &synthetic()[i];
         for _ in 0..20 {

@@ -4,6 +4,7 @@
 
 use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -856,6 +857,9 @@ pub(crate) struct RuleSet {
     by_program: HashMap<String, Vec<(usize, usize)>>,
     /// Invocation alternatives that must be tried on every program.
     any_program: Vec<(usize, usize)>,
+    /// Where known programs are installed, as patterns, built on first use (matching a command
+    /// name that is itself a glob, `/???/r?`).
+    pub(crate) program_paths: OnceLock<Vec<Vec<(String, Vec<Glob>)>>>,
 }
 
 impl RuleSet {
@@ -869,6 +873,7 @@ impl RuleSet {
     }
 
     fn reindex(&mut self) {
+        self.program_paths = OnceLock::new();
         self.by_program.clear();
         self.any_program.clear();
         for (i, r) in self.rules.iter().enumerate() {

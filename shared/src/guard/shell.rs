@@ -1025,28 +1025,38 @@ impl<'r> Analyzer<'r> {
     /// Known programs (named by a rule, or a shell, interpreter or wrapper) a command-name glob
     /// matches, in `/bin`, `/usr/bin`, `/sbin`, `/usr/sbin`, `/usr/local/bin` or bare.
     fn glob_programs(&self, name: &Field) -> Vec<String> {
-        const DIRS: &[&str] = &["", "/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/", "/usr/local/bin/"];
         let subject = Subject::new(&name.text);
-        let mut names: Vec<&str> = self
-            .rules
-            .programs()
-            .chain(commands::KNOWN_PROGRAMS.iter().copied())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        let mut out = Vec::new();
-        for n in names {
-            for dir in DIRS {
-                let path = format!("{dir}{n}");
-                if let Ok(globs) = Glob::compile(&path.replace(['*', '?', '[', '{', '\\'], ""), false)
-                    && globs.iter().any(|g| g.matches_subject(&subject))
-                {
-                    out.push(path);
-                    break;
-                }
-            }
-        }
-        out
+        let table = self.rules.program_paths.get_or_init(|| {
+            const DIRS: &[&str] = &["", "/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/", "/usr/local/bin/"];
+            let mut names: Vec<&str> = self
+                .rules
+                .programs()
+                .chain(commands::KNOWN_PROGRAMS.iter().copied())
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+                .into_iter()
+                .map(|n| {
+                    DIRS.iter()
+                        .filter_map(|dir| {
+                            let path = format!("{dir}{n}");
+                            let globs = Glob::compile(&path.replace(['*', '?', '[', '{', '\\'], ""), false).ok()?;
+                            Some((path, globs))
+                        })
+                        .collect()
+                })
+                .collect()
+        });
+        table
+            .iter()
+            .filter_map(|paths| {
+                paths
+                    .iter()
+                    .find(|(_, globs)| globs.iter().any(|g| g.matches_subject(&subject)))
+                    .map(|(path, _)| path.clone())
+            })
+            .collect()
     }
 
     fn call_function(
