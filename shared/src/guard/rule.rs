@@ -849,6 +849,9 @@ impl CompiledMatcher {
     }
 }
 
+/// One known program's install paths (`rm`, `/bin/rm`, …), each with its compiled pattern.
+pub(crate) type ProgramPaths = Vec<(String, Vec<Glob>)>;
+
 /// Compiled rules in order, with the invocation rules indexed by literal program name.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RuleSet {
@@ -859,7 +862,7 @@ pub(crate) struct RuleSet {
     any_program: Vec<(usize, usize)>,
     /// Where known programs are installed, as patterns, built on first use (matching a command
     /// name that is itself a glob, `/???/r?`).
-    pub(crate) program_paths: OnceLock<Vec<Vec<(String, Vec<Glob>)>>>,
+    pub(crate) program_paths: OnceLock<Vec<ProgramPaths>>,
 }
 
 impl RuleSet {
