@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use shellgate_shared::crypto::{ADMIN_KEY_PREFIX, hash_secret, is_well_formed_secret};
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::AdminKeyId;
@@ -26,6 +26,7 @@ impl FromRequest for Admin {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let ctx = req.app_data::<web::Data<Arc<ApproverContext>>>().cloned();
+        let req = req.clone();
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -41,10 +42,13 @@ impl FromRequest for Admin {
             let mut conn = ctx.conn().await?;
             let found = queries::admin_keys::find_active_admin_key(&mut conn, &hash_secret(key)).await?;
             let key = found.ok_or(ApiError::InvalidKey)?;
-            Ok(Admin {
+            let admin = Admin {
                 key_id: key.id,
                 name: key.name,
-            })
+            };
+            // For the admin audit (`admin_audit`), which records who made each change.
+            req.extensions_mut().insert(admin.clone());
+            Ok(admin)
         })
     }
 }

@@ -74,9 +74,15 @@ impl ResponseError for ApiError {
         if self.status_code() == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        res.json(ErrorBody::new(self.code(), message))
+        let mut res = res.json(ErrorBody::new(self.code(), message));
+        res.extensions_mut().insert(ErrorCode(self.code()));
+        res
     }
 }
+
+/// The stable code of an error answer, kept on the response for the admin audit.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
 
 /// Parses an id from the path; a malformed one is 400, never a 404 or a 500.
 pub fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {

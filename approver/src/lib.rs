@@ -4,6 +4,7 @@
 //! into Postgres. It keeps the approval queue (decisions, expiry, a live feed) and sends approval
 //! notifications (signed webhook, Slack). Later: the dashboard.
 
+pub mod admin_audit;
 pub mod audit_writer;
 pub mod auth;
 pub mod context;

@@ -1,5 +1,6 @@
 //! Every route of the approver, in one place.
 
+use actix_web::middleware::from_fn;
 use actix_web::web;
 
 use crate::error::{json_config, query_config};
@@ -13,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(health::get_metrics))
         .service(
             web::scope("/api")
+                .wrap(from_fn(crate::admin_audit::record_changes))
                 .route("/tokens", web::post().to(tokens::create::create_token))
                 .route("/tokens", web::get().to(tokens::list::list_tokens))
                 .route("/tokens/{id}", web::get().to(tokens::list::get_token))

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::db::models::AuditRow;
-use crate::ids::{AuditEventId, RequestId, TargetId, TokenId};
+use crate::ids::{AdminKeyId, AuditEventId, RequestId, TargetId, TokenId};
 
 /// What became of an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +72,8 @@ pub struct AuditEvent {
     #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
     pub request_id: RequestId,
-    /// `http` or `ssh`.
+    /// `http` or `ssh` (an agent's action), `approval` (an approval's lifecycle) or `admin` (a
+    /// change through the management API).
     pub kind: String,
     pub token_id: Option<TokenId>,
     pub target_id: Option<TargetId>,
@@ -194,6 +195,56 @@ impl AuditEvent {
                 "reason": view.reason,
                 "decidedBy": actor,
                 "comment": view.comment,
+            }),
+        }
+    }
+}
+
+/// The admin who made a change (an API key; later also a dashboard session).
+#[derive(Debug, Clone)]
+pub struct AdminActor {
+    pub key_id: AdminKeyId,
+    pub name: String,
+}
+
+impl AuditEvent {
+    /// A change through the management API: the request line and its answer, never a body.
+    /// `actor` is `None` when the request was refused before an admin was known.
+    pub fn for_admin_change(
+        method: &str,
+        path: &str,
+        status: u16,
+        error_code: Option<&str>,
+        actor: Option<AdminActor>,
+        client_ip: Option<String>,
+        took: std::time::Duration,
+    ) -> Self {
+        let outcome = match status {
+            ..400 => Outcome::Allowed,
+            400..500 => Outcome::Refused,
+            _ => Outcome::Failed,
+        };
+        Self {
+            id: AuditEventId::new(),
+            occurred_at: OffsetDateTime::now_utc(),
+            request_id: RequestId::new(),
+            kind: "admin".into(),
+            token_id: None,
+            target_id: None,
+            target_slug: None,
+            method: Some(method.to_string()),
+            path: Some(path.to_string()),
+            status: Some(status),
+            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            bytes_in: 0,
+            bytes_out: 0,
+            client_ip,
+            executor: None,
+            outcome,
+            error_code: error_code.map(str::to_string),
+            detail: serde_json::json!({
+                "actor": actor.as_ref().map(|a| a.name.as_str()),
+                "actorKeyId": actor.as_ref().map(|a| a.key_id),
             }),
         }
     }

@@ -109,6 +109,15 @@ async fn a_dangerous_request_waits_for_a_human_then_runs_exactly_once() {
     assert_eq!(ran["detail"]["approvalId"], id.as_str());
     assert_eq!(ran["detail"]["verdict"], "approve");
     assert!(ran["detail"]["rule"].is_string());
+    // The decision is recorded once, as the approval's event, not again as an admin change.
+    let admin = s.c.audit("kind=admin").await;
+    assert!(
+        admin
+            .iter()
+            .all(|e| !e["path"].as_str().unwrap_or_default().contains(&id)),
+        "{admin:?}"
+    );
+    assert!(admin.iter().any(|e| e["path"] == "/api/tokens"), "{admin:?}");
 }
 
 #[actix_web::test]

@@ -328,8 +328,8 @@ async fn audit_filters_and_pages() {
     let mut cursor: Option<String> = None;
     loop {
         let q = match &cursor {
-            Some(cur) => format!("/api/audit?limit=3&cursor={cur}"),
-            None => "/api/audit?limit=3".into(),
+            Some(cur) => format!("/api/audit?limit=3&kind=http&cursor={cur}"),
+            None => "/api/audit?limit=3&kind=http".into(),
         };
         let (s, page) = c.admin("GET", &q, None).await;
         assert_eq!(s, 200);
@@ -351,6 +351,7 @@ async fn audit_filters_and_pages() {
         ("limit=0", "invalid_query"),
         ("limit=abc", "invalid_query"),
         ("outcome=maybe", "invalid_query"),
+        ("kind=everything", "invalid_query"),
         ("since=yesterday", "invalid_query"),
         ("cursor=zzz", "invalid_cursor"),
         ("tokenId=nope", "invalid_id"),
@@ -421,4 +422,141 @@ async fn a_bootstrap_admin_key_is_registered_once() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("SHELLGATE_ADMIN_BOOTSTRAP_KEY"));
+}
+
+#[actix_web::test]
+async fn admin_changes_are_audited_with_who_made_them_and_never_a_secret() {
+    let up = Upstream::start();
+    let c = Cluster::up().await;
+    let secret = "CANARY-admin-audit-credential-5a4b3c";
+    let target = c
+        .create_http_target("a", &up.url, Some(json!({"type": "bearer", "token": secret})))
+        .await;
+    let (token_id, token) = c.create_token(&[&target]).await;
+    let (s, _) = c
+        .admin(
+            "PATCH",
+            &format!("/api/tokens/{token_id}"),
+            Some(json!({"name": "renamed"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // Reads are not changes.
+    assert_eq!(c.admin("GET", "/api/targets", None).await.0, 200);
+    // Refused: a change not allowed, an unknown approval, and no admin key at all.
+    let (s, _) = c
+        .admin(
+            "PATCH",
+            &format!("/api/targets/{target}"),
+            Some(json!({"slug": "other"})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = c
+        .admin(
+            "POST",
+            "/api/approvals/00000000-0000-0000-0000-000000000000/approve",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let res = c
+        .http
+        .request("DELETE", &format!("{}/api/targets/{target}", c.approver()))
+        .send()
+        .await
+        .expect("unauthenticated request");
+    assert_eq!(res.status().as_u16(), 401);
+    let (s, _) = c.admin("DELETE", &format!("/api/targets/{target}"), None).await;
+    assert_eq!(s, 204);
+
+    let events = c.wait_for_audit("kind=admin", 7, Duration::from_secs(10)).await;
+    let mut seen: Vec<(String, String, u64, String, Option<String>, Option<String>)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap_or_default().to_string(),
+                e["path"].as_str().unwrap_or_default().to_string(),
+                e["status"].as_u64().unwrap_or_default(),
+                e["outcome"].as_str().unwrap_or_default().to_string(),
+                e["errorCode"].as_str().map(str::to_string),
+                e["detail"]["actor"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    seen.reverse(); // oldest first
+    let who = Some("test".to_string());
+    let expected = vec![
+        (
+            "POST".to_string(),
+            "/api/targets".to_string(),
+            201,
+            "allowed".to_string(),
+            None,
+            who.clone(),
+        ),
+        (
+            "POST".into(),
+            "/api/tokens".into(),
+            201,
+            "allowed".into(),
+            None,
+            who.clone(),
+        ),
+        (
+            "PATCH".into(),
+            format!("/api/tokens/{token_id}"),
+            200,
+            "allowed".into(),
+            None,
+            who.clone(),
+        ),
+        (
+            "PATCH".into(),
+            format!("/api/targets/{target}"),
+            400,
+            "refused".into(),
+            Some("slug_immutable".into()),
+            who.clone(),
+        ),
+        (
+            "POST".into(),
+            "/api/approvals/00000000-0000-0000-0000-000000000000/approve".into(),
+            404,
+            "refused".into(),
+            Some("not_found".into()),
+            who.clone(),
+        ),
+        (
+            "DELETE".into(),
+            format!("/api/targets/{target}"),
+            401,
+            "refused".into(),
+            Some("missing_admin_key".into()),
+            None,
+        ),
+        (
+            "DELETE".into(),
+            format!("/api/targets/{target}"),
+            204,
+            "allowed".into(),
+            None,
+            who,
+        ),
+    ];
+    assert_eq!(seen, expected);
+    // The records name the admin key, and carry neither the credential nor the agent token.
+    let key_ids: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["detail"]["actor"].is_string())
+        .map(|e| &e["detail"]["actorKeyId"])
+        .collect();
+    assert!(key_ids.iter().all(|k| k.is_string() && *k == key_ids[0]), "{key_ids:?}");
+    let text = serde_json::to_string(&events).unwrap();
+    for canary in [secret, token.as_str(), c.admin_key.as_str()] {
+        assert!(!text.contains(canary), "a secret in the admin audit: {text}");
+        assert!(!c.logs().contains(canary), "a secret in the logs");
+    }
+    // Agent-facing queries still see only agent actions.
+    assert!(c.audit("").await.iter().all(|e| e["kind"] != "admin"));
 }

@@ -15,6 +15,7 @@ use shellgate_shared::audit::AuditEvent;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
+const KINDS: &[&str] = &["http", "ssh", "approval", "admin"];
 const OUTCOMES: &[&str] = &[
     "allowed",
     "refused",
@@ -33,6 +34,8 @@ pub struct ListAuditQuery {
     pub token_id: Option<String>,
     pub target_id: Option<String>,
     pub outcome: Option<String>,
+    /// `http`, `ssh`, `approval` or `admin`.
+    pub kind: Option<String>,
     /// RFC 3339; inclusive.
     pub since: Option<String>,
     /// RFC 3339; exclusive.
@@ -77,6 +80,14 @@ pub async fn list_audit(
             "outcome must be one of allowed, refused, failed, cancelled, approval_required, blocked, approved, denied, expired",
         ));
     }
+    if let Some(k) = &q.kind
+        && !KINDS.contains(&k.as_str())
+    {
+        return Err(ApiError::validation(
+            "invalid_query",
+            "kind must be one of http, ssh, approval, admin",
+        ));
+    }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::validation(
@@ -88,6 +99,7 @@ pub async fn list_audit(
         token_id: q.token_id.as_deref().map(parse_id::<TokenId>).transpose()?,
         target_id: q.target_id.as_deref().map(parse_id::<TargetId>).transpose()?,
         outcome: q.outcome,
+        kind: q.kind,
         since: time_param(q.since.as_deref(), "since")?,
         until: time_param(q.until.as_deref(), "until")?,
         before: q.cursor.as_deref().map(decode_cursor).transpose()?,

@@ -30,6 +30,7 @@ pub struct AuditFilter {
     pub token_id: Option<TokenId>,
     pub target_id: Option<TargetId>,
     pub outcome: Option<String>,
+    pub kind: Option<String>,
     pub since: Option<OffsetDateTime>,
     pub until: Option<OffsetDateTime>,
     /// Keyset paging: events strictly older than this one.
@@ -48,6 +49,9 @@ pub async fn list_audit(conn: &mut AsyncPgConnection, f: &AuditFilter) -> QueryR
     }
     if let Some(v) = &f.outcome {
         q = q.filter(a::outcome.eq(v.clone()));
+    }
+    if let Some(v) = &f.kind {
+        q = q.filter(a::kind.eq(v.clone()));
     }
     if let Some(v) = f.since {
         q = q.filter(a::occurred_at.ge(v));
