@@ -240,7 +240,8 @@ fn prescan(text: &str) -> Result<(), (Signal, &'static str)> {
                 let before2 = if start > 1 { b[start - 2] } else { b' ' };
                 let after = b.get(i).copied().unwrap_or(b' ');
                 let tilde = before == b'~' || (matches!(before, b'+' | b'-') && before2 == b'~');
-                let range = after == b'.' || before == b'.';
+                let signed = matches!(before, b'+' | b'-');
+                let range = after == b'.' || before == b'.' || (signed && before2 == b'.');
                 if (run >= 10 && matches!(after, b'<' | b'>')) || (run >= 18 && (tilde || range)) {
                     return Err((Signal::ParseError, "the command has a number the parser cannot read"));
                 }

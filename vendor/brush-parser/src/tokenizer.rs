@@ -731,7 +731,13 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
 
                 // Verify we're not in a here document.
                 if !matches!(self.cross_state.here_state, HereState::None) {
-                    if self.remove_here_end_tag(&mut state, &mut result, false)? {
+                    // Shellgate patch: only a here-document whose body has started can end at
+                    // the end of input. Before, a tag that matches any text (an empty one, as
+                    // in `cat <<$( <<$(`) "ended" here again and again without consuming
+                    // anything, growing memory without bound.
+                    if matches!(self.cross_state.here_state, HereState::InHereDocs)
+                        && self.remove_here_end_tag(&mut state, &mut result, false)?
+                    {
                         // If we hit end tag without a trailing newline, try to get next token.
                         continue;
                     }

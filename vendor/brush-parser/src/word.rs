@@ -703,10 +703,11 @@ peg::parser! {
                 BraceExpressionMember::CharSequence { start, end, increment: increment.unwrap_or(1) }
             }
 
-        rule number() -> i64 = sign:number_sign()? n:$(['0'..='9']+) {
+        // Shellgate patch: a number too large for i64 fails this rule instead of panicking.
+        rule number() -> i64 = sign:number_sign()? n:$(['0'..='9']+) {?
             let sign = sign.unwrap_or(1);
-            let num: i64 = n.parse().unwrap();
-            num * sign
+            let num: i64 = n.parse().map_err(|_| "number")?;
+            Ok(num * sign)
         }
 
         rule number_sign() -> i64 =
