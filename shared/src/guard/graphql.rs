@@ -19,6 +19,9 @@ enum Sel {
     Inline(Vec<Sel>),
 }
 
+/// Inline fragments nested deeper than this make a document unreadable.
+const MAX_FRAGMENT_NESTING: usize = 32;
+
 /// The document could not be read as GraphQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("not a GraphQL document")]
@@ -123,6 +126,15 @@ impl Parser<'_> {
     }
 
     fn selection_set(&mut self) -> Result<Vec<Sel>, Unreadable> {
+        self.selection_set_at(0)
+    }
+
+    /// A selection set inside `depth` inline fragments: deeper than `MAX_FRAGMENT_NESTING` is
+    /// unreadable (the recursion would otherwise overflow the stack on `{ ... { ... { …`).
+    fn selection_set_at(&mut self, depth: usize) -> Result<Vec<Sel>, Unreadable> {
+        if depth > MAX_FRAGMENT_NESTING {
+            return Err(Unreadable);
+        }
         if self.next() != Some(Tok::Punct('{')) {
             return Err(Unreadable);
         }
@@ -139,7 +151,7 @@ impl Parser<'_> {
                     }
                     _ => {
                         self.skip_to_selection()?;
-                        out.push(Sel::Inline(self.selection_set()?));
+                        out.push(Sel::Inline(self.selection_set_at(depth + 1)?));
                     }
                 },
                 Tok::Name(first) => {

@@ -17,12 +17,12 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
+use brush_parser::ParserOptions;
 use brush_parser::ast;
 use brush_parser::word::{
     self as bword, BraceExpressionMember, BraceExpressionOrText, Parameter, ParameterExpr, ParameterTestType,
     ParameterTransformOp, SpecialParameter, SubstringMatchKind, TildeExpr, WordPiece, WordPieceWithSource,
 };
-use brush_parser::{Parser, ParserOptions};
 
 use super::Decision;
 use super::Verdict;
@@ -36,6 +36,8 @@ const MAX_LEN: usize = 256 * 1024;
 const MAX_NESTING: usize = 64;
 /// Deepest re-parsing (`bash -c` in `$(…)` in `ssh …`).
 const MAX_DEPTH: usize = 12;
+/// Most compound commands analysed inside one another, across nested scripts.
+const MAX_COMPOUND_DEPTH: usize = 128;
 /// Most commands evaluated for one request.
 const MAX_STEPS: usize = 4000;
 /// Most alternatives a command name may resolve to.
@@ -169,6 +171,8 @@ pub(crate) struct Analyzer<'r> {
     pipe_progs: Vec<Vec<String>>,
     alias_depth: usize,
     too_complex_reported: bool,
+    /// Compound commands being analysed, across nested scripts (bounds the analyser's recursion).
+    compound_depth: usize,
 }
 
 /// Longest standard input the guard reads as text; a longer one is treated as unknown.
@@ -196,8 +200,114 @@ fn guarded<T, E: std::fmt::Display>(f: impl FnOnce() -> Result<T, E>) -> Result<
     }
 }
 
-fn parse_program(text: &str, opts: &ParserOptions) -> Result<ast::Program, String> {
-    guarded(|| Parser::new(text.as_bytes(), opts).parse_program())
+/// Why a program was not parsed.
+#[derive(Debug)]
+enum Unparsed {
+    /// A syntax error (or a parser panic), described.
+    Syntax(String),
+    /// Compound commands nest deeper than `MAX_NESTING`.
+    TooDeep,
+}
+
+/// Tokenizes, checks how deep compound commands nest, then parses: the parser recurses per
+/// level of nesting, and deep enough input overflows the thread's stack, which aborts the process
+/// (no `catch_unwind` helps).
+fn parse_program(text: &str, opts: &ParserOptions) -> Result<ast::Program, Unparsed> {
+    let tokens =
+        guarded(|| brush_parser::uncached_tokenize_str(text, &opts.tokenizer_options())).map_err(Unparsed::Syntax)?;
+    if !nesting_ok(&tokens) {
+        return Err(Unparsed::TooDeep);
+    }
+    guarded(|| brush_parser::parse_tokens(&tokens, opts)).map_err(Unparsed::Syntax)
+}
+
+/// Whether compound commands (`if`, loops, `case`, `[[ … ]]`, `( … )`, `{ … }`, and `!` in
+/// a row) nest at most `MAX_NESTING` deep, reading the tokens as bash does: reserved words count
+/// only in command position, and a closing word only closes the construct it belongs to, so a
+/// `fi)` case pattern cannot undo an `if`. Quotes, here-document bodies and `$(…)` are inside
+/// word tokens (a substitution is checked when it is analysed).
+fn nesting_ok(tokens: &[brush_parser::Token]) -> bool {
+    use brush_parser::Token as T;
+    #[derive(PartialEq, Eq, Clone, Copy)]
+    enum Open {
+        If,
+        Loop,
+        Case,
+        Test,
+        Paren,
+        Brace,
+    }
+    let mut stack: Vec<Open> = Vec::new();
+    let mut command_position = true;
+    let mut redirect_target = false;
+    let mut bangs = 0usize;
+    for t in tokens {
+        let word = match t {
+            T::Operator(op, _) => {
+                bangs = 0;
+                let redirect = op.contains(['<', '>']) && !matches!(op.as_str(), "<(" | ">(");
+                redirect_target = redirect;
+                if !redirect {
+                    command_position = true;
+                }
+                match op.as_str() {
+                    "(" => stack.push(Open::Paren),
+                    ")" if stack.last() == Some(&Open::Paren) => {
+                        stack.pop();
+                    }
+                    _ => {}
+                }
+                if stack.len() > MAX_NESTING {
+                    return false;
+                }
+                continue;
+            }
+            T::Word(w, _) => w.as_str(),
+        };
+        if std::mem::take(&mut redirect_target) {
+            continue;
+        }
+        let testing = stack.last() == Some(&Open::Test);
+        if word == "!" && (command_position || testing) {
+            bangs += 1;
+            if bangs > MAX_NESTING {
+                return false;
+            }
+        } else {
+            bangs = 0;
+        }
+        let opens = match word {
+            _ if !command_position => None,
+            "if" => Some(Open::If),
+            "while" | "until" | "for" | "select" => Some(Open::Loop),
+            "case" => Some(Open::Case),
+            "[[" => Some(Open::Test),
+            "{" => Some(Open::Brace),
+            _ => None,
+        };
+        let closes = match word {
+            "fi" if command_position => Some(Open::If),
+            "done" if command_position => Some(Open::Loop),
+            "esac" if command_position => Some(Open::Case),
+            "}" if command_position => Some(Open::Brace),
+            "]]" => Some(Open::Test),
+            _ => None,
+        };
+        if let Some(open) = opens {
+            stack.push(open);
+            if stack.len() > MAX_NESTING {
+                return false;
+            }
+        } else if closes.is_some() && stack.last().copied() == closes {
+            stack.pop();
+        }
+        command_position = (command_position || word == "!" && testing)
+            && matches!(
+                word,
+                "if" | "while" | "until" | "then" | "do" | "else" | "elif" | "!" | "{" | "}" | "time"
+            );
+    }
+    true
 }
 
 fn parse_word(raw: &str, opts: &ParserOptions) -> Result<Vec<WordPieceWithSource>, String> {
@@ -275,6 +385,7 @@ impl<'r> Analyzer<'r> {
             pipe_progs: Vec::new(),
             alias_depth: 0,
             too_complex_reported: false,
+            compound_depth: 0,
         }
     }
 
@@ -353,7 +464,14 @@ impl<'r> Analyzer<'r> {
         self.depth += 1;
         let out = match parse_program(text, &self.opts) {
             Ok(prog) => self.program(&prog, &stdin),
-            Err(e) => {
+            Err(Unparsed::TooDeep) => {
+                self.signal(
+                    Signal::TooComplex,
+                    &format!("the command nests too deeply to analyse: {}", truncate(text, 200)),
+                );
+                Output::dynamic()
+            }
+            Err(Unparsed::Syntax(e)) => {
                 self.signal(
                     Signal::ParseError,
                     &format!("{}: {}", truncate(&e, 100), truncate(text, 200)),
@@ -501,6 +619,19 @@ impl<'r> Analyzer<'r> {
     }
 
     fn compound(&mut self, c: &ast::CompoundCommand, stdin: Output, ctx: Ctx) -> Output {
+        // One script nests at most `MAX_NESTING` deep, but substitutions nest scripts: this
+        // bounds the whole chain, so the analysis fits a worker thread's stack.
+        if self.compound_depth >= MAX_COMPOUND_DEPTH {
+            self.too_complex("commands are nested too deeply to analyse");
+            return Output::dynamic();
+        }
+        self.compound_depth += 1;
+        let out = self.compound_inner(c, stdin, ctx);
+        self.compound_depth -= 1;
+        out
+    }
+
+    fn compound_inner(&mut self, c: &ast::CompoundCommand, stdin: Output, ctx: Ctx) -> Output {
         use ast::CompoundCommand as C;
         match c {
             C::Arithmetic(a) => {
@@ -624,8 +755,13 @@ impl<'r> Analyzer<'r> {
         let mut text = text.to_string();
         // `( ( ( x ) ) )` comes back as arithmetic again, one layer less each time.
         for _ in 0..MAX_NESTING {
-            let Ok(prog) = parse_program(&text, &self.opts) else {
-                return;
+            let prog = match parse_program(&text, &self.opts) {
+                Ok(prog) => prog,
+                Err(Unparsed::TooDeep) => {
+                    self.too_complex("commands are nested too deeply to analyse");
+                    return;
+                }
+                Err(Unparsed::Syntax(_)) => return,
             };
             if let [cc] = prog.complete_commands.as_slice()
                 && let [item] = cc.0.as_slice()

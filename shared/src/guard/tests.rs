@@ -423,3 +423,89 @@ fn nested_code_fits_small_stacks() {
     let d = handle.join().unwrap();
     assert!(d.verdict >= Verdict::Approve, "{d:?}");
 }
+
+/// Runs `f` on a thread with the 2 MiB stack of a server worker thread (and of Rust's default).
+fn on_worker_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .expect("thread")
+        .join()
+        .expect("no panic")
+}
+
+#[test]
+fn deep_nesting_is_too_complex_and_never_overflows_the_stack() {
+    let nest = |open: &str, inner: &str, close: &str, n: usize| format!("{}{inner}{}", open.repeat(n), close.repeat(n));
+    let too_deep = [
+        nest("if true; then ", "x", "; fi", 5000),
+        nest("while x; do ", "y", "; done", 5000),
+        nest("case a in a) ", "x", ";; esac", 3000),
+        nest("{ ", "x;", " }", 3000),
+        nest("for i in 1; do ", "x", "; done", 200),
+        format!("[[ {}a ]]", "! ".repeat(20_000)),
+        nest("if true; then ( ", "x", " ); fi", 40),
+        // A closing word only closes its own construct: `fi)` case patterns undo nothing.
+        format!("{}rm -rf /srv", "if true; then case x in fi) ;; esac; ".repeat(100)),
+    ];
+    for cmd in too_deep {
+        let d = on_worker_stack(move || Guard::builtin().check_command(&cmd));
+        assert_eq!(d.rule.as_deref(), Some("too_complex"), "{d:?}");
+    }
+    // At the limit, everything inside is still analysed; nested substitutions each at the limit
+    // (the analyser's own recursion) stay within the stack too.
+    let d = on_worker_stack(move || Guard::builtin().check_command(&nest("if true; then ", "rm -rf /", "; fi", 60)));
+    assert_eq!(d.rule.as_deref(), Some("rm_root"));
+    let mut deep = "rm -rf /".to_string();
+    for _ in 0..11 {
+        deep = format!("echo \"$({})\"", nest("if true; then ", &deep, "; fi", 60));
+    }
+    let d = on_worker_stack(move || Guard::builtin().check_command(&deep));
+    assert_eq!(d.rule.as_deref(), Some("too_complex"), "{d:?}");
+    let mut deep = "rm -rf /".to_string();
+    for _ in 0..2 {
+        deep = format!("echo \"$({})\"", nest("if true; then ", &deep, "; fi", 60));
+    }
+    let d = on_worker_stack(move || Guard::builtin().check_command(&deep));
+    assert_eq!(d.rule.as_deref(), Some("rm_root"), "{d:?}");
+    // Other long chains the parsers might recurse on.
+    for cmd in [
+        format!("echo $(( {}1 ))", "-".repeat(20_000)),
+        format!("echo $(( {}1 ))", "- ".repeat(20_000)),
+        format!("echo $(( {}1 ))", "1 + ".repeat(20_000)),
+        format!("{}x", "! ".repeat(20_000)),
+        format!("x {}", "a && ".repeat(20_000)),
+        format!("echo {}", "${a:-".repeat(60)),
+        format!("x{}", " | y".repeat(20_000)),
+        format!("x{}", " > y".repeat(20_000)),
+    ] {
+        on_worker_stack(move || Guard::builtin().check_command(&cmd));
+    }
+    // Many compound commands one after another are not nesting.
+    let flat = "if true; then x; fi\n".repeat(500);
+    assert_eq!(
+        on_worker_stack(move || Guard::builtin().check_command(&flat)).verdict,
+        Verdict::Allow
+    );
+}
+
+#[test]
+fn deeply_nested_query_bodies_are_opaque_and_never_overflow_the_stack() {
+    let graphql = format!(
+        r#"{{"query": "mutation {}{{ deleteUser(id: 1) }}{}"}}"#,
+        "{ ... ".repeat(20_000),
+        " }".repeat(20_000)
+    );
+    let sql = format!(r#"{{"query": "select {}1{}"}}"#, "(".repeat(50_000), ")".repeat(50_000));
+    for (body, api) in [(graphql, QueryApi::GraphQl), (sql, QueryApi::Sql)] {
+        let d = on_worker_stack(move || http("POST", "/q", None, &[], Some(body.as_bytes()), Some(api)));
+        assert!(d.verdict <= Verdict::Approve, "{d:?}");
+        if api == QueryApi::GraphQl {
+            assert_eq!(d.rule.as_deref(), Some("http_opaque_body"), "{d:?}");
+        }
+    }
+    // Nesting within reason is read: the mutation under two inline fragments is found.
+    let body = r#"{"query": "mutation { ... { ... { deleteUser(id: 1) { id } } } }"}"#;
+    let d = http("POST", "/q", None, &[], Some(body.as_bytes()), Some(QueryApi::GraphQl));
+    assert_eq!(d.rule.as_deref(), Some("http_graphql_destructive"), "{d:?}");
+}
