@@ -417,3 +417,38 @@ async fn admin_rules_block_or_relax_and_a_block_never_runs() {
     assert_eq!(status, 200);
     assert!(builtin.as_array().unwrap().iter().any(|r| r["id"] == "http_delete"));
 }
+
+/// A query body nested deep enough to overflow a recursive parser's stack (which aborted the
+/// gateway) is held as unreadable, and the gateway goes on serving.
+#[actix_web::test]
+async fn a_nested_graphql_bomb_is_held_and_the_gateway_survives() {
+    let up = Upstream::start();
+    let c = Cluster::up().await;
+    let (s, t) = c
+        .admin(
+            "POST",
+            "/api/targets",
+            Some(json!({"name": "gql", "slug": "gql", "baseUrl": up.url, "queryApi": "graphql"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{t}");
+    let (_, token) = c.create_token(&[t["id"].as_str().unwrap()]).await;
+    let bomb =
+        json!({"query": format!("mutation {}{{ deleteUser(id: 1) }}{}", "{ ... ".repeat(20_000), " }".repeat(20_000))});
+    let url = format!("{}/gateway/gql/graphql", c.gateway());
+    let sent = c.http.agent("POST", &url, &token).send_json(&bomb).await;
+    let mut res = sent.unwrap_or_else(|e| panic!("{e}: {}", c.logs()));
+    let v: Value = serde_json::from_slice(&read_body(&mut res).await).unwrap_or(Value::Null);
+    assert_eq!(res.status().as_u16(), 202, "{v}");
+    let (_, approval) = c
+        .admin(
+            "GET",
+            &format!("/api/approvals/{}", v["approval_id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(approval["rule"], "http_opaque_body", "{approval}");
+    assert_eq!(up.controls.requests.load(Ordering::SeqCst), 0);
+    let (status, _) = c.agent_get(&format!("{}/gateway/gql/ok", c.gateway()), &token).await;
+    assert_eq!(status, 200);
+}

@@ -608,3 +608,39 @@ async fn one_command_is_one_trace_from_gateway_to_the_ssh_call_without_the_key()
         }
     }
 }
+
+/// Inputs that once crashed or exhausted a gateway (parser stack overflow, unbounded memory) are
+/// answered like any other command, and the gateway and executor go on serving.
+#[actix_web::test]
+async fn parser_bombs_are_held_for_a_human_and_the_gateway_survives() {
+    let sshd = Sshd::start();
+    let (c, _id, token, _) = setup(&sshd, &[]).await;
+    let nest = |open: &str, close: &str, n: usize| format!("{}echo x{}", open.repeat(n), close.repeat(n));
+    let bombs = [
+        (nest("if true; then ", "; fi", 5000), "too_complex"),
+        (nest("while true; do ", "; done", 5000), "too_complex"),
+        (format!("[[ {}a ]]", "! ".repeat(20_000)), "too_complex"),
+        ("cat <<$( <<$(".to_string(), "parse_error"),
+    ];
+    for (command, rule) in bombs {
+        let started = Instant::now();
+        let (status, v) = c.ssh_exec("box", &token, json!({ "command": command })).await;
+        assert_eq!((status, v["status"].as_str()), (202, Some("approval_required")), "{v}");
+        assert!(v["reason"].is_string(), "{v}");
+        let (_, approval) = c
+            .admin(
+                "GET",
+                &format!("/api/approvals/{}", v["approval_id"].as_str().unwrap()),
+                None,
+            )
+            .await;
+        assert_eq!(approval["rule"], rule, "{approval}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+    let (status, v) = c.ssh_exec("box", &token, json!({"command": "echo still here"})).await;
+    assert_eq!((status, v["stdout"].as_str()), (200, Some("still here\n")), "{v}");
+}
