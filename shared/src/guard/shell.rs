@@ -38,6 +38,8 @@ const MAX_NESTING: usize = 64;
 const MAX_DEPTH: usize = 12;
 /// Most compound commands analysed inside one another, across nested scripts.
 const MAX_COMPOUND_DEPTH: usize = 128;
+/// Most invocations analysed inside one another (`sudo env nice …`).
+const MAX_INVOKE_DEPTH: usize = 64;
 /// Most commands evaluated for one request.
 const MAX_STEPS: usize = 4000;
 /// Most alternatives a command name may resolve to.
@@ -173,6 +175,8 @@ pub(crate) struct Analyzer<'r> {
     too_complex_reported: bool,
     /// Compound commands being analysed, across nested scripts (bounds the analyser's recursion).
     compound_depth: usize,
+    /// Invocations being analysed inside one another (wrappers, functions, across scripts).
+    invoke_depth: usize,
 }
 
 /// Longest standard input the guard reads as text; a longer one is treated as unknown.
@@ -239,14 +243,22 @@ fn nesting_ok(tokens: &[brush_parser::Token]) -> bool {
     }
     let mut stack: Vec<Open> = Vec::new();
     let mut command_position = true;
-    let mut redirect_target = false;
+    // Words that belong to a redirection: its target; for a here-document also the body and the
+    // end tag, which the tokenizer puts right after the tag (`<<fi` ends with a word `fi` that
+    // closes nothing).
+    let mut redirect_words = 0usize;
+    let mut function_name = false;
     let mut bangs = 0usize;
     for t in tokens {
         let word = match t {
             T::Operator(op, _) => {
                 bangs = 0;
                 let redirect = op.contains(['<', '>']) && !matches!(op.as_str(), "<(" | ">(");
-                redirect_target = redirect;
+                redirect_words = match op.as_str() {
+                    "<<" | "<<-" => 3,
+                    _ if redirect => 1,
+                    _ => 0,
+                };
                 if !redirect {
                     command_position = true;
                 }
@@ -264,7 +276,13 @@ fn nesting_ok(tokens: &[brush_parser::Token]) -> bool {
             }
             T::Word(w, _) => w.as_str(),
         };
-        if std::mem::take(&mut redirect_target) {
+        if redirect_words > 0 {
+            redirect_words -= 1;
+            continue;
+        }
+        if std::mem::take(&mut function_name) {
+            // `function NAME` is followed by the body, a compound command.
+            command_position = true;
             continue;
         }
         let testing = stack.last() == Some(&Open::Test);
@@ -301,10 +319,11 @@ fn nesting_ok(tokens: &[brush_parser::Token]) -> bool {
         } else if closes.is_some() && stack.last().copied() == closes {
             stack.pop();
         }
+        function_name = command_position && word == "function";
         command_position = (command_position || word == "!" && testing)
             && matches!(
                 word,
-                "if" | "while" | "until" | "then" | "do" | "else" | "elif" | "!" | "{" | "}" | "time"
+                "if" | "while" | "until" | "then" | "do" | "else" | "elif" | "!" | "{" | "}" | "time" | "coproc"
             );
     }
     true
@@ -386,6 +405,7 @@ impl<'r> Analyzer<'r> {
             alias_depth: 0,
             too_complex_reported: false,
             compound_depth: 0,
+            invoke_depth: 0,
         }
     }
 
@@ -1090,6 +1110,19 @@ impl<'r> Analyzer<'r> {
     /// Evaluates one resolved command: aliases, functions, rules, then what the command does
     /// with its arguments (wrappers, interpreters, builtins).
     pub(crate) fn invoke(&mut self, inv: Invocation, stdin: &Output, ctx: Ctx) -> Output {
+        // Wrappers (`sudo`, `env`, `time`, `xargs`, …) invoke the command they wrap: bound the
+        // chain, so `sudo sudo sudo …` cannot overflow the stack.
+        if self.invoke_depth >= MAX_INVOKE_DEPTH {
+            self.too_complex("commands wrap each other too deeply to analyse");
+            return Output::dynamic();
+        }
+        self.invoke_depth += 1;
+        let out = self.invoke_inner(inv, stdin, ctx);
+        self.invoke_depth -= 1;
+        out
+    }
+
+    fn invoke_inner(&mut self, inv: Invocation, stdin: &Output, ctx: Ctx) -> Output {
         if !self.tick() || self.blocked() {
             return Output::dynamic();
         }

@@ -445,8 +445,15 @@ fn deep_nesting_is_too_complex_and_never_overflows_the_stack() {
         nest("for i in 1; do ", "x", "; done", 200),
         format!("[[ {}a ]]", "! ".repeat(20_000)),
         nest("if true; then ( ", "x", " ); fi", 40),
-        // A closing word only closes its own construct: `fi)` case patterns undo nothing.
+        // A closing word only closes its own construct: `fi)` case patterns undo nothing, nor
+        // does a here-document ending with `fi`.
         format!("{}rm -rf /srv", "if true; then case x in fi) ;; esac; ".repeat(100)),
+        format!("{}x", "if true; then cat <<fi\nbody\nfi\n".repeat(100)),
+        format!("{}x", "if true; then <<fi\nfi\n".repeat(100)),
+        // Compound commands after `function NAME` and `coproc`.
+        nest("function f if true; then ", "x", "; fi", 200),
+        nest("coproc if true; then ", "x", "; fi", 200),
+        nest("f() if true; then ", "x", "; fi", 200),
     ];
     for cmd in too_deep {
         let d = on_worker_stack(move || Guard::builtin().check_command(&cmd));
@@ -468,6 +475,17 @@ fn deep_nesting_is_too_complex_and_never_overflows_the_stack() {
     }
     let d = on_worker_stack(move || Guard::builtin().check_command(&deep));
     assert_eq!(d.rule.as_deref(), Some("rm_root"), "{d:?}");
+    // Every bound reached at once: wrappers, compound commands and nested scripts.
+    let mut worst = "rm -rf /".to_string();
+    for _ in 0..4 {
+        worst = format!(
+            "{}echo \"$({})\"",
+            "sudo ".repeat(20),
+            nest("if true; then ", &worst, "; fi", 60)
+        );
+    }
+    let d = on_worker_stack(move || Guard::builtin().check_command(&worst));
+    assert!(d.verdict >= Verdict::Approve, "{d:?}");
     // Other long chains the parsers might recurse on.
     for cmd in [
         format!("echo $(( {}1 ))", "-".repeat(20_000)),
@@ -478,6 +496,13 @@ fn deep_nesting_is_too_complex_and_never_overflows_the_stack() {
         format!("echo {}", "${a:-".repeat(60)),
         format!("x{}", " | y".repeat(20_000)),
         format!("x{}", " > y".repeat(20_000)),
+        format!("if a; then x; {}fi", "elif b; then y; ".repeat(10_000)),
+        format!("x; {}", "time ".repeat(10_000)),
+        format!(
+            "{}x",
+            "sudo env nice nohup command exec timeout 1 busybox xargs ".repeat(2_000)
+        ),
+        format!("{}x", "bash -c ".repeat(10_000)),
     ] {
         on_worker_stack(move || Guard::builtin().check_command(&cmd));
     }

@@ -621,6 +621,7 @@ async fn parser_bombs_are_held_for_a_human_and_the_gateway_survives() {
         (nest("while true; do ", "; done", 5000), "too_complex"),
         (format!("[[ {}a ]]", "! ".repeat(20_000)), "too_complex"),
         ("cat <<$( <<$(".to_string(), "parse_error"),
+        (format!("{}echo x", "sudo ".repeat(10_000)), "too_complex"),
     ];
     for (command, rule) in bombs {
         let started = Instant::now();
