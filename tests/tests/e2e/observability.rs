@@ -74,8 +74,10 @@ async fn metrics_count_requests_by_target_status_and_outcome_without_raw_paths()
         "{text}"
     );
     let approver = c.approver();
+    c.wait_for_audit("kind=admin", 2, Duration::from_secs(10)).await;
     let text = metrics(&c, &approver).await;
-    assert!(text.contains("shellgate_audit_events_written_total 3"), "{text}");
+    // The 3 agent requests and the 2 admin changes (the target, the token).
+    assert!(text.contains("shellgate_audit_events_written_total 5"), "{text}");
     assert!(text.contains("shellgate_audit_pending_events"), "{text}");
     assert!(text.contains("shellgate_approvals_pending 0"), "{text}");
     assert!(text.contains("shellgate_approvals_decision_seconds_count 0"), "{text}");
