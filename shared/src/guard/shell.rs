@@ -34,6 +34,8 @@ use super::word::{Field, FieldBuilder, Taint, ansi_c_decode, normalize_path, pla
 const MAX_LEN: usize = 256 * 1024;
 /// Deepest bracket nesting handed to the parser (it recurses per level).
 const MAX_NESTING: usize = 64;
+/// Most `!`, `(`, `&&` and `||` in one `[[ … ]]` (its expression tree can be as deep).
+const MAX_TEST_OPERATORS: usize = 64;
 /// Deepest re-parsing (`bash -c` in `$(…)` in `ssh …`).
 const MAX_DEPTH: usize = 12;
 /// Most compound commands analysed inside one another, across nested scripts.
@@ -225,11 +227,12 @@ fn parse_program(text: &str, opts: &ParserOptions) -> Result<ast::Program, Unpar
     guarded(|| brush_parser::parse_tokens(&tokens, opts)).map_err(Unparsed::Syntax)
 }
 
-/// Whether compound commands (`if`, loops, `case`, `[[ … ]]`, `( … )`, `{ … }`, and `!` in
-/// a row) nest at most `MAX_NESTING` deep, reading the tokens as bash does: reserved words count
-/// only in command position, and a closing word only closes the construct it belongs to, so a
-/// `fi)` case pattern cannot undo an `if`. Quotes, here-document bodies and `$(…)` are inside
-/// word tokens (a substitution is checked when it is analysed).
+/// Whether compound commands (`if`, loops, `case`, `[[ … ]]`, `( … )`, `{ … }`, `coproc`)
+/// nest at most `MAX_NESTING` deep, and a `[[ … ]]` holds at most `MAX_TEST_OPERATORS` of
+/// `!`, `(`, `&&` and `||` (its expression is a tree as deep as that), reading the tokens as bash
+/// does: reserved words count only in command position, and a closing word only closes the
+/// construct it belongs to, so a `fi)` case pattern cannot undo an `if`. Quotes, here-document
+/// bodies and `$(…)` are inside word tokens (a substitution is checked when it is analysed).
 fn nesting_ok(tokens: &[brush_parser::Token]) -> bool {
     use brush_parser::Token as T;
     #[derive(PartialEq, Eq, Clone, Copy)]
@@ -248,11 +251,13 @@ fn nesting_ok(tokens: &[brush_parser::Token]) -> bool {
     // closes nothing).
     let mut redirect_words = 0usize;
     let mut function_name = false;
-    let mut bangs = 0usize;
-    for t in tokens {
+    let mut after_time = false;
+    let mut coprocs = 0usize;
+    let mut test_operators = 0usize;
+    for (i, t) in tokens.iter().enumerate() {
+        let testing = stack.contains(&Open::Test);
         let word = match t {
             T::Operator(op, _) => {
-                bangs = 0;
                 let redirect = op.contains(['<', '>']) && !matches!(op.as_str(), "<(" | ">(");
                 redirect_words = match op.as_str() {
                     "<<" | "<<-" => 3,
@@ -262,6 +267,10 @@ fn nesting_ok(tokens: &[brush_parser::Token]) -> bool {
                 if !redirect {
                     command_position = true;
                 }
+                after_time = false;
+                if testing && matches!(op.as_str(), "(" | "&&" | "||") {
+                    test_operators += 1;
+                }
                 match op.as_str() {
                     "(" => stack.push(Open::Paren),
                     ")" if stack.last() == Some(&Open::Paren) => {
@@ -269,7 +278,7 @@ fn nesting_ok(tokens: &[brush_parser::Token]) -> bool {
                     }
                     _ => {}
                 }
-                if stack.len() > MAX_NESTING {
+                if stack.len() > MAX_NESTING || test_operators > MAX_TEST_OPERATORS {
                     return false;
                 }
                 continue;
@@ -285,14 +294,22 @@ fn nesting_ok(tokens: &[brush_parser::Token]) -> bool {
             command_position = true;
             continue;
         }
-        let testing = stack.last() == Some(&Open::Test);
-        if word == "!" && (command_position || testing) {
-            bangs += 1;
-            if bangs > MAX_NESTING {
+        if std::mem::take(&mut after_time) && word == "-p" {
+            // `time -p` times the pipeline that follows.
+            continue;
+        }
+        if testing && word == "!" {
+            test_operators += 1;
+            if test_operators > MAX_TEST_OPERATORS {
                 return false;
             }
-        } else {
-            bangs = 0;
+        }
+        if command_position && word == "coproc" {
+            // Each `coproc` is a level of the parser's recursion, and closes with its command.
+            coprocs += 1;
+            if coprocs > MAX_NESTING {
+                return false;
+            }
         }
         let opens = match word {
             _ if !command_position => None,
@@ -303,10 +320,12 @@ fn nesting_ok(tokens: &[brush_parser::Token]) -> bool {
             "{" => Some(Open::Brace),
             _ => None,
         };
+        // `esac)` or `esac|` is a case pattern to brush-parser, not the end of the `case`.
+        let pattern = matches!(tokens.get(i + 1), Some(T::Operator(op, _)) if op == ")" || op == "|");
         let closes = match word {
             "fi" if command_position => Some(Open::If),
             "done" if command_position => Some(Open::Loop),
-            "esac" if command_position => Some(Open::Case),
+            "esac" if command_position && !pattern => Some(Open::Case),
             "}" if command_position => Some(Open::Brace),
             "]]" => Some(Open::Test),
             _ => None,
@@ -318,8 +337,12 @@ fn nesting_ok(tokens: &[brush_parser::Token]) -> bool {
             }
         } else if closes.is_some() && stack.last().copied() == closes {
             stack.pop();
+            if closes == Some(Open::Test) && !stack.contains(&Open::Test) {
+                test_operators = 0;
+            }
         }
         function_name = command_position && word == "function";
+        after_time = command_position && word == "time";
         command_position = (command_position || word == "!" && testing)
             && matches!(
                 word,

@@ -450,6 +450,17 @@ fn deep_nesting_is_too_complex_and_never_overflows_the_stack() {
         format!("{}rm -rf /srv", "if true; then case x in fi) ;; esac; ".repeat(100)),
         format!("{}x", "if true; then cat <<fi\nbody\nfi\n".repeat(100)),
         format!("{}x", "if true; then <<fi\nfi\n".repeat(100)),
+        // Found in review: `time -p`, `coproc` chains, `esac)` patterns, long `[[ … ]]`.
+        nest("time -p if true; then ", "x", "; fi", 5000),
+        format!("time -p {}", "if ".repeat(80_000)),
+        format!("{}x", "coproc ".repeat(36_000)),
+        format!("{}x", "coproc x { : '}'; ".repeat(2_000)),
+        "case x in a) ;; esac) ".repeat(12_000),
+        "case x in a|esac) ".repeat(12_000),
+        "case x in\nesac) ".repeat(12_000),
+        format!("[[ {}a ]]", "a && ".repeat(50_000)),
+        format!("[[ {}a ]]", "a || ".repeat(50_000)),
+        format!("[[ {}a{} ]]", "( ! ! ! ".repeat(20), " )".repeat(20)),
         // Compound commands after `function NAME` and `coproc`.
         nest("function f if true; then ", "x", "; fi", 200),
         nest("coproc if true; then ", "x", "; fi", 200),
@@ -476,12 +487,13 @@ fn deep_nesting_is_too_complex_and_never_overflows_the_stack() {
     let d = on_worker_stack(move || Guard::builtin().check_command(&deep));
     assert_eq!(d.rule.as_deref(), Some("rm_root"), "{d:?}");
     // Every bound reached at once: wrappers, compound commands and nested scripts.
+    let test = format!("[[ {}a{} ]]", "( ! ! ! ".repeat(16), " )".repeat(16));
     let mut worst = "rm -rf /".to_string();
     for _ in 0..4 {
         worst = format!(
             "{}echo \"$({})\"",
             "sudo ".repeat(20),
-            nest("if true; then ", &worst, "; fi", 60)
+            nest("if true; then ", &format!("{test} && {worst}"), "; fi", 60)
         );
     }
     let d = on_worker_stack(move || Guard::builtin().check_command(&worst));
@@ -498,6 +510,8 @@ fn deep_nesting_is_too_complex_and_never_overflows_the_stack() {
         format!("x{}", " > y".repeat(20_000)),
         format!("if a; then x; {}fi", "elif b; then y; ".repeat(10_000)),
         format!("x; {}", "time ".repeat(10_000)),
+        format!("[[ {}a{} ]]", "( ! ! ! ".repeat(16), " )".repeat(16)),
+        format!("[[ {}a ]]", "a && ".repeat(64)),
         format!(
             "{}x",
             "sudo env nice nohup command exec timeout 1 busybox xargs ".repeat(2_000)
