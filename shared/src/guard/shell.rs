@@ -34,6 +34,9 @@ use super::word::{Field, FieldBuilder, Taint, ansi_c_decode, normalize_path, pla
 const MAX_LEN: usize = 256 * 1024;
 /// Deepest bracket nesting handed to the parser (it recurses per level).
 const MAX_NESTING: usize = 64;
+/// Most expansions (`$(`, `${`, …) in an expanded here-document body: each may nest in the
+/// next, and the word parser recurses per level.
+const MAX_HEREDOC_EXPANSIONS: usize = 128;
 /// Most `!`, `(`, `&&` and `||` in one `[[ … ]]` (its expression tree can be as deep).
 const MAX_TEST_OPERATORS: usize = 64;
 /// Deepest re-parsing (`bash -c` in `$(…)` in `ssh …`).
@@ -361,7 +364,21 @@ fn parse_word(raw: &str, opts: &ParserOptions) -> Result<Vec<WordPieceWithSource
             end_index: raw.len(),
         }]);
     }
+    if expansion_openers(raw) > MAX_NESTING {
+        return Err("the word nests expansions too deeply to analyse".into());
+    }
     guarded(|| bword::parse(raw, opts))
+}
+
+/// How many expansions (`$(`, `${`, `$[`, backquotes, `<(`, `>(`) a text opens: an upper bound
+/// on how deep the word parser recurses into it, which no quoting can fool (nothing is
+/// subtracted for closers).
+fn expansion_openers(text: &str) -> usize {
+    let b = text.as_bytes();
+    b.iter().filter(|&&c| c == b'`').count()
+        + b.windows(2)
+            .filter(|w| matches!(w, [b'$', b'(' | b'{' | b'['] | [b'<' | b'>', b'(']))
+            .count()
 }
 
 /// Rejects input the parser cannot take safely: too long, nested too deeply (its recursion
@@ -1112,6 +1129,10 @@ impl<'r> Analyzer<'r> {
         };
         if !doc.requires_expansion || !body.contains(['$', '`', '\\']) {
             return Output::Known(body);
+        }
+        if expansion_openers(&body) > MAX_HEREDOC_EXPANSIONS {
+            self.too_complex("a here-document holds too many expansions to analyse");
+            return Output::dynamic();
         }
         match guarded(|| bword::parse_heredoc(&body, &self.opts)) {
             Ok(pieces) => {

@@ -548,3 +548,39 @@ fn deeply_nested_query_bodies_are_opaque_and_never_overflow_the_stack() {
     let d = http("POST", "/q", None, &[], Some(body.as_bytes()), Some(QueryApi::GraphQl));
     assert_eq!(d.rule.as_deref(), Some("http_graphql_destructive"), "{d:?}");
 }
+
+#[test]
+fn pathological_inputs_are_decided_quickly_and_within_the_stack() {
+    // From an adversarial review: tokenizer recursion the byte pre-scan could not see (stray,
+    // quoted or escaped closers), and parses that took exponential time.
+    let cases = [
+        format!("echo {}{}", "$(]".repeat(60_000), ")".repeat(60_000)),
+        format!("echo {}{}", "$(')'".repeat(40_000), ")".repeat(40_000)),
+        format!("echo {}{}", "$(\\)".repeat(50_000), ")".repeat(50_000)),
+        format!("echo {}{}", "${x:-]".repeat(40_000), "}".repeat(40_000)),
+        format!("cat <<EOF\n{}\nEOF", "$(]".repeat(60_000)),
+        format!("cat <<EOF\n{}\nEOF", "$(]".repeat(100)),
+        format!("echo {}", "{".repeat(40)),
+        format!("echo {}", "{a,".repeat(40)),
+        format!("{}x{}", "case a in a) ".repeat(40), "; esac".repeat(40)),
+        {
+            let mut w = "a".to_string();
+            for _ in 0..30 {
+                w = format!("$(( {w} ) )");
+            }
+            format!("echo {w}")
+        },
+    ];
+    for cmd in cases {
+        let (d, took) = on_worker_stack(move || {
+            let start = std::time::Instant::now();
+            let d = Guard::builtin().check_command(&cmd);
+            (d, start.elapsed())
+        });
+        // Generous for a debug build on a busy machine; the exponential cases took hours.
+        assert!(took < std::time::Duration::from_secs(10), "{took:?} for {d:?}");
+    }
+    // A dangerous command inside a here-document with too many expansions is not waved through.
+    let d = check(&format!("cat <<EOF\n{}$(rm -rf /)\nEOF", "${x}".repeat(200)));
+    assert!(d.verdict >= Verdict::Approve, "{d:?}");
+}

@@ -83,6 +83,10 @@ pub(crate) struct TokenizeResult {
 /// Represents an error that occurred during tokenization.
 #[derive(thiserror::Error, Debug)]
 pub enum TokenizerError {
+    /// Shellgate patch: constructs nest deeper than the tokenizer follows.
+    #[error("constructs nest too deeply")]
+    NestedTooDeeply,
+
     /// An unterminated escape sequence was encountered at the end of the input stream.
     #[error("unterminated escape sequence")]
     UnterminatedEscapeSequence,
@@ -219,7 +223,12 @@ struct CrossTokenParseState {
     queued_tokens: Vec<TokenizeResult>,
     /// Are we in an arithmetic expansion?
     arithmetic_expansion: bool,
+    /// Shellgate patch: calls of `next_token_until` inside one another (nested `$(`, `${`, …).
+    nesting: usize,
 }
+
+/// Shellgate patch: deepest nesting of `next_token_until` (two levels per `$(`, one per `${`).
+const MAX_TOKENIZER_NESTING: usize = 160;
 
 /// Options controlling how the tokenizer operates.
 #[derive(Clone, Debug, Hash, Eq, PartialEq)]
@@ -547,6 +556,7 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                 current_here_tags: vec![],
                 queued_tokens: vec![],
                 arithmetic_expansion: false,
+                nesting: 0,
             },
         }
     }
@@ -685,12 +695,29 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
     /// * `include_space` - If true, include spaces in the tokenization process. This is not
     ///   typically the case, but can be helpful when needing to preserve the original source text
     ///   embedded within a command substitution or similar construct.
+    /// Shellgate patch: `next_token_until_unbounded` with its recursion bounded. Nested
+    /// constructs (`$(`, `${`, `$[`) recurse once or twice per level, and input such as
+    /// `$(]$(]$(]…` nests without limit, overflowing the thread's stack (which aborts the process).
+    fn next_token_until(
+        &mut self,
+        terminating_char: Option<char>,
+        include_space: bool,
+    ) -> Result<TokenizeResult, TokenizerError> {
+        if self.cross_state.nesting >= MAX_TOKENIZER_NESTING {
+            return Err(TokenizerError::NestedTooDeeply);
+        }
+        self.cross_state.nesting += 1;
+        let result = self.next_token_until_unbounded(terminating_char, include_space);
+        self.cross_state.nesting -= 1;
+        result
+    }
+
     #[expect(clippy::cognitive_complexity)]
     #[expect(clippy::if_same_then_else)]
     #[expect(clippy::panic_in_result_fn)]
     #[expect(clippy::too_many_lines)]
     #[allow(clippy::unwrap_in_result)]
-    fn next_token_until(
+    fn next_token_until_unbounded(
         &mut self,
         terminating_char: Option<char>,
         include_space: bool,

@@ -670,6 +670,9 @@ peg::parser! {
             !brace_expr() !stop_condition() "{" {}
 
         // Parses a complete brace expression, with no prefix or suffix.
+        // Shellgate patch: memoised, as both alternatives of `brace_expansion_piece` try it at
+        // the same position, which made unclosed braces (`{{{{…`, `{a,{a,…`) cost exponential time.
+        #[cache]
         pub(crate) rule brace_expr() -> BraceExpression =
             "{" inner:brace_expr_inner() "}" { inner }
 
@@ -1067,10 +1070,14 @@ peg::parser! {
         rule variable_name() -> &'input str =
             $(!['0'..='9'] ['_' | '0'..='9' | 'a'..='z' | 'A'..='Z']+)
 
+        // Shellgate patch: memoised (see `arithmetic_expansion`).
+        #[cache]
         pub(crate) rule command_substitution() -> WordPiece =
             "$(" c:command() ")" { WordPiece::CommandSubstitution(c.to_owned()) } /
             "`" c:backquoted_command() "`" { WordPiece::BackquotedCommandSubstitution(c) }
 
+        // Shellgate patch: memoised (see `arithmetic_expansion`).
+        #[cache]
         pub(crate) rule command() -> &'input str =
             $(command_piece()*)
 
@@ -1087,6 +1094,10 @@ peg::parser! {
             "\\\\" { "\\\\" } /
             s:$([^'`']) { s }
 
+        // Shellgate patch: memoised with `command_substitution` and `command`: a `$((` that is
+        // not arithmetic after all (`$(( $(( a ) ) ) )`) is parsed again as a command
+        // substitution, which doubled the work per level (exponential time).
+        #[cache]
         rule arithmetic_expansion() -> WordPiece =
             "$((" e:$(arithmetic_word(<"))">)) "))" { WordPiece::ArithmeticExpression(ast::UnexpandedArithmeticExpr { value: e.to_owned() } ) }
 

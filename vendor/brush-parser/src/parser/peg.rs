@@ -143,6 +143,9 @@ peg::parser! {
                 ast::SubshellCommand { list, loc }
             }
 
+        // Shellgate patch: memoised, as `case_item` and then `case_item_ns` parse the same list
+        // at the same position, which doubled the work per nested `case` (exponential time).
+        #[cache]
         rule compound_list() -> ast::CompoundList =
             linebreak() first:and_or() remainder:(s:separator() l:and_or() { (s, l) })* last_sep:separator()? {
                 let mut and_ors = vec![first];
