@@ -10,13 +10,11 @@ use shellgate_shared::guard::Guard;
 const ROUNDS: usize = 50;
 const MAX_LEN: usize = 8 * 1024;
 
+#[path = "../tests/support/corpus.rs"]
+mod support;
+
 fn corpus() -> Vec<String> {
-    let path = format!("{}/tests/guard_corpus/ssh.jsonl", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v.get("command").and_then(|c| c.as_str()).map(str::to_string))
-        .collect()
+    support::ssh_commands()
 }
 
 /// Large but realistic inputs near the 8 KiB bound.
