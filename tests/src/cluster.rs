@@ -265,6 +265,14 @@ impl Cluster {
         }
     }
 
+    /// The approval a held (202) answer names, as the admin API shows it.
+    pub async fn held_approval(&self, held: &Value) -> Value {
+        let id = held["approval_id"].as_str().expect("approval_id in a held answer");
+        let (status, v) = self.admin("GET", &format!("/api/approvals/{id}"), None).await;
+        assert_eq!(status, 200, "approval {id}: {v}");
+        v
+    }
+
     /// Audit events matching `query` (e.g. `tokenId=…`), newest first. Without `kind=` in the
     /// query, the records of the test's own admin changes (kind `admin`) are left out.
     pub async fn audit(&self, query: &str) -> Vec<Value> {

@@ -440,13 +440,7 @@ async fn a_nested_graphql_bomb_is_held_and_the_gateway_survives() {
     let mut res = sent.unwrap_or_else(|e| panic!("{e}: {}", c.logs()));
     let v: Value = serde_json::from_slice(&read_body(&mut res).await).unwrap_or(Value::Null);
     assert_eq!(res.status().as_u16(), 202, "{v}");
-    let (_, approval) = c
-        .admin(
-            "GET",
-            &format!("/api/approvals/{}", v["approval_id"].as_str().unwrap()),
-            None,
-        )
-        .await;
+    let approval = c.held_approval(&v).await;
     assert_eq!(approval["rule"], "http_opaque_body", "{approval}");
     assert_eq!(up.controls.requests.load(Ordering::SeqCst), 0);
     let (status, _) = c.agent_get(&format!("{}/gateway/gql/ok", c.gateway()), &token).await;

@@ -628,13 +628,7 @@ async fn parser_bombs_are_held_for_a_human_and_the_gateway_survives() {
         let (status, v) = c.ssh_exec("box", &token, json!({ "command": command })).await;
         assert_eq!((status, v["status"].as_str()), (202, Some("approval_required")), "{v}");
         assert!(v["reason"].is_string(), "{v}");
-        let (_, approval) = c
-            .admin(
-                "GET",
-                &format!("/api/approvals/{}", v["approval_id"].as_str().unwrap()),
-                None,
-            )
-            .await;
+        let approval = c.held_approval(&v).await;
         assert_eq!(approval["rule"], rule, "{approval}");
         assert!(
             started.elapsed() < Duration::from_secs(5),
