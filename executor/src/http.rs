@@ -115,7 +115,7 @@ async fn run(
     let resolved = resolve_target(ctx, req.target_id, "http").await?;
     let target = &resolved.target;
     // Defence in depth: judge the request again, whatever the gateway decided.
-    crate::recheck::recheck_http(ctx, &req, &inline, target.query_api.as_deref()).await?;
+    crate::recheck::recheck_http(ctx, &req, &inline, target).await?;
     let base = target
         .base_url
         .as_deref()

@@ -1,15 +1,17 @@
 //! Defence in depth: an executor judges every request again with the same guard. A `block`
 //! never runs, and an `approve` runs only with an approval that was consumed for exactly this
-//! token and request (or on the agent's confirmation where the token's policy allows it) — so a
-//! compromised or buggy gateway cannot make a dangerous request run.
+//! token and request on this target at the address the executor is about to use (or on the
+//! agent's confirmation where the token's policy allows it) — so a compromised or buggy gateway
+//! cannot make a dangerous request run, nor one approved elsewhere.
 
 use bytes::Bytes;
-use shellgate_shared::approval::canonical_http;
+use shellgate_shared::approval::{TargetBinding, canonical_http, canonical_ssh, target_address};
 use shellgate_shared::bus::messages::{BodyMode, HttpExecRequest, SshExecRequest, StreamFailure};
+use shellgate_shared::db::models::Target;
 use shellgate_shared::db::queries;
 use shellgate_shared::guard::{HttpRequestView, QueryApi, Verdict};
-use shellgate_shared::ids::{ApprovalId, RequestId, TokenId};
-use shellgate_shared::ssh::{canonical_ssh, remote_script};
+use shellgate_shared::ids::{ApprovalId, RequestId, TargetId, TokenId};
+use shellgate_shared::ssh::remote_script;
 
 use crate::context::ExecutorContext;
 
@@ -17,13 +19,22 @@ fn refuse(status: u16, code: &str, message: &str) -> StreamFailure {
     StreamFailure::new(status, code, message)
 }
 
+/// The request's target as this executor resolved it, for binding.
+fn binding<'a>(target: &'a Target, address: &'a str) -> TargetBinding<'a> {
+    TargetBinding {
+        id: target.id,
+        kind: &target.kind,
+        address,
+    }
+}
+
 pub async fn recheck_http(
     ctx: &ExecutorContext,
     req: &HttpExecRequest,
     inline: &Bytes,
-    query_api: Option<&str>,
+    target: &Target,
 ) -> Result<(), StreamFailure> {
-    let query_api = match query_api {
+    let query_api = match target.query_api.as_deref() {
         Some("sql") => Some(QueryApi::Sql),
         Some("graphql") => Some(QueryApi::GraphQl),
         _ => None,
@@ -52,14 +63,18 @@ pub async fn recheck_http(
         }
         Verdict::Approve => {
             // Approved requests always travel inline (their body is bound by its hash).
-            let hash = body.map(|b| canonical_http(&req.method, &req.path, req.query.as_deref(), b).1);
+            let address = target_address(target);
+            let hash = body.map(|b| {
+                let bound = binding(target, &address);
+                canonical_http(bound, &req.method, &req.path, req.query.as_deref(), &req.headers, b).1
+            });
             approved(ctx, &Binding::of_http(req), hash).await
         }
     }
 }
 
 /// The same for an SSH command: the guard judges the exact script the server will run.
-pub async fn recheck_ssh(ctx: &ExecutorContext, req: &SshExecRequest) -> Result<(), StreamFailure> {
+pub async fn recheck_ssh(ctx: &ExecutorContext, req: &SshExecRequest, target: &Target) -> Result<(), StreamFailure> {
     let guard = ctx
         .guards
         .for_target(&ctx.db, req.target_id)
@@ -73,10 +88,13 @@ pub async fn recheck_ssh(ctx: &ExecutorContext, req: &SshExecRequest) -> Result<
             Err(refuse(403, "blocked", &decision.reason))
         }
         Verdict::Approve => {
-            let (_, hash) = canonical_ssh(&req.command, &req.env, req.stdin.as_deref());
+            let address = target_address(target);
+            let bound = binding(target, &address);
+            let (_, hash) = canonical_ssh(bound, &req.command, &req.env, req.stdin.as_deref());
             let binding = Binding {
                 request_id: req.request_id,
                 token_id: req.token_id,
+                target_id: req.target_id,
                 approval_id: req.approval_id,
                 agent_confirmed: req.agent_confirmed,
             };
@@ -89,6 +107,7 @@ pub async fn recheck_ssh(ctx: &ExecutorContext, req: &SshExecRequest) -> Result<
 struct Binding {
     request_id: RequestId,
     token_id: TokenId,
+    target_id: TargetId,
     approval_id: Option<ApprovalId>,
     agent_confirmed: bool,
 }
@@ -98,6 +117,7 @@ impl Binding {
         Self {
             request_id: req.request_id,
             token_id: req.token_id,
+            target_id: req.target_id,
             approval_id: req.approval_id,
             agent_confirmed: req.agent_confirmed,
         }
@@ -128,6 +148,7 @@ async fn approved(ctx: &ExecutorContext, req: &Binding, hash: Option<String>) ->
             Some(a)
                 if a.status == "used"
                     && a.token_id == req.token_id
+                    && a.target_id == req.target_id
                     && a.request_hash == hash
                     && a.used_at
                         .is_some_and(|t| time::OffsetDateTime::now_utc() - t < time::Duration::seconds(60)) =>

@@ -127,17 +127,18 @@ fn view_remaining(view: &ApprovalView) -> Duration {
     Duration::from_millis(u64::try_from(left.whole_milliseconds()).unwrap_or(0)) + Duration::from_millis(200)
 }
 
-/// Consumes an approved approval for exactly this token and request hash, or says precisely why
-/// it cannot be used (403 with `approval_pending`, `approval_denied`, `approval_expired`,
+/// Consumes an approved approval for exactly this token, target and request hash (the hash binds
+/// the target's address too), or says precisely why it cannot be used (403 with `approval_pending`, `approval_denied`, `approval_expired`,
 /// `approval_used`, `approval_mismatch`).
 pub async fn consume(
     ctx: &GatewayContext,
     id: ApprovalId,
     token: TokenId,
+    target: TargetId,
     hash: &str,
 ) -> Result<ApprovalView, ApiError> {
     let mut conn = ctx.db.get().await.map_err(db_unavailable)?;
-    if let Some(row) = queries::approvals::consume_approval(&mut conn, id, token, hash)
+    if let Some(row) = queries::approvals::consume_approval(&mut conn, id, token, target, hash)
         .await
         .map_err(db_unavailable)?
     {
@@ -169,9 +170,13 @@ pub async fn consume(
         _ if expired || row.status == "expired" => ApiError::Approval("approval_expired", "this approval has expired"),
         "denied" => ApiError::Approval("approval_denied", "a human denied this request"),
         "pending" => ApiError::Approval("approval_pending", "no human has decided yet"),
-        _ if row.request_hash != hash => {
-            ApiError::Approval("approval_mismatch", "this approval is for a different request")
+        _ if row.target_id != target => {
+            ApiError::Approval("approval_mismatch", "this approval is for a request to another target")
         }
+        _ if row.request_hash != hash => ApiError::Approval(
+            "approval_mismatch",
+            "this approval is for a different request, or its target's address changed since",
+        ),
         _ => ApiError::Approval("approval_mismatch", "this approval cannot be used for this request"),
     })
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use futures_util::StreamExt;
+use shellgate_shared::approval::{TargetBinding, target_address};
 use shellgate_shared::bus::Bus;
 use shellgate_shared::bus::messages::AuthInvalidation;
 use shellgate_shared::crypto::{TOKEN_PREFIX, hash_secret, is_well_formed_secret};
@@ -30,6 +31,19 @@ pub struct Grant {
     pub enabled: bool,
     /// `sql` / `graphql`: the guard reads queries in the body.
     pub query_api: Option<String>,
+    /// Where the target sends requests (HTTP base URL, SSH `user@host:port`): approvals bind it.
+    pub address: String,
+}
+
+impl Grant {
+    /// What an approval made for a request to this target is bound to.
+    pub fn binding(&self) -> TargetBinding<'_> {
+        TargetBinding {
+            id: self.target_id,
+            kind: &self.kind,
+            address: &self.address,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -125,6 +139,7 @@ impl AuthCache {
             .into_iter()
             .map(|(_, t)| {
                 let grant = Grant {
+                    address: target_address(&t),
                     target_id: t.id,
                     slug: t.slug.clone(),
                     kind: t.kind,

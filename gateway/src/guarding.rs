@@ -152,7 +152,14 @@ pub async fn gate_http(
         Some(b) => b,
         None => read_bounded(payload, ctx.approval_max_body_bytes, ApiError::ApprovalBodyTooLarge).await?,
     };
-    let (request, hash) = canonical_http(req.method().as_str(), raw_path, req.uri().query(), &body);
+    let (request, hash) = canonical_http(
+        grant.binding(),
+        req.method().as_str(),
+        raw_path,
+        req.uri().query(),
+        headers,
+        &body,
+    );
     let bound = Bound {
         kind: "http",
         request,
@@ -192,7 +199,7 @@ pub enum Approved {
 }
 
 /// Settles an `approve` verdict: an approval named by `X-Shellgate-Approval` is consumed (it
-/// must be for this token and exactly this request), an `agent_confirm` token may confirm
+/// must be for this token, this target at its current address, and exactly this request), an `agent_confirm` token may confirm
 /// itself, anything else creates an approval (and waits for it when the agent asked to).
 pub async fn approve(
     ctx: &GatewayContext,
@@ -214,7 +221,7 @@ pub async fn approve(
                 "invalid_approval_id",
                 "X-Shellgate-Approval is not an approval id",
             ))?;
-        let used = consume(ctx, id, token_id, &hash).await?;
+        let used = consume(ctx, id, token_id, grant.target_id, &hash).await?;
         detail["approvalId"] = json!(used.id);
         return Ok(Approved::Run {
             approval_id: Some(used.id),
@@ -248,7 +255,7 @@ pub async fn approve(
     if !wait.is_zero() {
         let decided = wait_for_decision(ctx, approval.id, token_id, wait).await?;
         if decided.status == "approved" {
-            consume(ctx, approval.id, token_id, &hash).await?;
+            consume(ctx, approval.id, token_id, grant.target_id, &hash).await?;
             return Ok(Approved::Run {
                 approval_id: Some(approval.id),
                 agent_confirmed: false,

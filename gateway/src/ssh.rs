@@ -10,12 +10,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use serde_json::json;
+use shellgate_shared::approval::canonical_ssh;
 use shellgate_shared::audit::Outcome;
 use shellgate_shared::bus::messages::{SSH_STDERR, SSH_STDOUT, SshExecRequest, SshExit, encode_open};
 use shellgate_shared::bus::stream::{Frame, Receiver, StreamError};
 use shellgate_shared::guard::Verdict;
 use shellgate_shared::ids::RequestId;
-use shellgate_shared::ssh::{ExecBody, ExecSpec, canonical_ssh, remote_script};
+use shellgate_shared::ssh::{ExecBody, ExecSpec, remote_script};
 
 use crate::auth::bearer;
 use crate::context::GatewayContext;
@@ -146,7 +147,7 @@ async fn run(
         // Nothing — no header, approval or token setting — makes a blocked command run.
         Verdict::Block | Verdict::Reject => return Err(ApiError::Blocked(decision.reason)),
         Verdict::Approve => {
-            let (request, hash) = canonical_ssh(&spec.command, &spec.env, spec.stdin.as_deref());
+            let (request, hash) = canonical_ssh(grant.binding(), &spec.command, &spec.env, spec.stdin.as_deref());
             let bound = Bound {
                 kind: "ssh",
                 request,

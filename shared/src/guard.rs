@@ -24,6 +24,7 @@ use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 
+pub use http::VERDICT_HEADERS;
 use rule::{CompiledRule, RuleSet};
 pub use rule::{Matcher, Rule, RuleKind, Signal};
 

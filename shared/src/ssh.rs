@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 /// `POST /ssh/:target/exec` as the agent sends it (the seed's `command` and `timeout`, plus
 /// `stdin` and `env`). Unknown fields are refused: a field the agent expects to matter must not
@@ -150,19 +149,6 @@ pub fn remote_script(command: &str, env: &[(String, String)]) -> String {
     format!("export {}\n{command}", exports.join(" "))
 }
 
-/// What an approval of an SSH command binds: the command, its environment and its stdin.
-pub fn canonical_ssh(command: &str, env: &[(String, String)], stdin: Option<&str>) -> (serde_json::Value, String) {
-    let stdin_sha256 = hex::encode(Sha256::digest(stdin.unwrap_or("").as_bytes()));
-    let env: BTreeMap<&str, &str> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let request = serde_json::json!({
-        "command": command,
-        "env": env,
-        "stdinSha256": stdin_sha256,
-    });
-    let hash = hex::encode(Sha256::digest(request.to_string().as_bytes()));
-    (request, hash)
-}
-
 /// Linux signal numbers of the names SSH reports, for the exit code of a killed command.
 pub fn signal_number(name: &str) -> Option<u32> {
     Some(match name {
@@ -252,16 +238,6 @@ mod tests {
         let env = vec![("A".to_string(), "it's $(x)".to_string())];
         assert_eq!(remote_script("echo $A", &env), "export A='it'\\''s $(x)'\necho $A");
         assert_eq!(remote_script("ls", &[]), "ls");
-    }
-
-    #[test]
-    fn canonical_ssh_binds_every_part() {
-        let env = vec![("A".to_string(), "1".to_string())];
-        let (_, base) = canonical_ssh("rm -rf /data", &env, None);
-        assert_eq!(canonical_ssh("rm -rf /data", &env, Some("")).1, base);
-        assert_ne!(canonical_ssh("rm -rf /data ", &env, None).1, base);
-        assert_ne!(canonical_ssh("rm -rf /data", &[], None).1, base);
-        assert_ne!(canonical_ssh("rm -rf /data", &env, Some("y\n")).1, base);
     }
 
     #[test]

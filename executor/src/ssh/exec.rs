@@ -75,7 +75,7 @@ async fn run(
     let started = Instant::now();
     let resolved = resolve_target(ctx, req.target_id, "ssh").await?;
     let target = &resolved.target;
-    crate::recheck::recheck_ssh(ctx, &req).await?;
+    crate::recheck::recheck_ssh(ctx, &req, target).await?;
     let misconfigured = || fail(502, "target_misconfigured", "the SSH target is incomplete");
     let sealed = resolved.credential.as_ref().ok_or_else(|| {
         fail(

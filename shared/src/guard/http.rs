@@ -13,6 +13,14 @@ use super::{Decision, HttpRequestView, QueryApi, Verdict};
 use crate::http_path::{check_path, check_query};
 
 const OVERRIDE_HEADERS: &[&str] = &["x-http-method-override", "x-http-method", "x-method-override"];
+/// Every request header the guard's verdict can depend on (lower case): the method overrides, and
+/// `Content-Type` (whether a form body's `_method` counts). An approval binds their values.
+pub const VERDICT_HEADERS: &[&str] = &[
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "content-type",
+];
 /// Bodies larger than this are not parsed for queries (and count as opaque).
 const MAX_BODY: usize = 4 * 1024 * 1024;
 

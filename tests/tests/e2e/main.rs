@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binary, Postgres, NATS and HTTP upstreams on loopback.
 #![expect(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
+mod approval_binding;
 mod approvals;
 mod audit_restart;
 mod cli;

@@ -1,7 +1,7 @@
 //! Approval state changes are single guarded statements, so two approvers, a sweeper and an
 //! agent racing on one approval can never both win: pending → approved|denied (a human, before
 //! expiry), pending → expired (the sweeper), approved → used (the agent's re-sent request with
-//! the same token and request hash, once, before expiry).
+//! the same token, target and request hash, once, before expiry).
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::db::models::{Approval, NewApproval};
 use crate::db::schema::approvals::dsl as a;
-use crate::ids::{ApprovalId, TokenId};
+use crate::ids::{ApprovalId, TargetId, TokenId};
 
 pub async fn insert_approval(conn: &mut AsyncPgConnection, new: &NewApproval) -> QueryResult<Approval> {
     diesel::insert_into(a::approvals)
@@ -65,17 +65,19 @@ pub async fn decide_approval(
         .optional()
 }
 
-/// Consumes an approval for exactly this token and request; `None` if it is not usable (the
-/// caller reads the row to say why).
+/// Consumes an approval for exactly this token, target and request; `None` if it is not usable
+/// (the caller reads the row to say why).
 pub async fn consume_approval(
     conn: &mut AsyncPgConnection,
     id: ApprovalId,
     token: TokenId,
+    target: TargetId,
     request_hash: &str,
 ) -> QueryResult<Option<Approval>> {
     let now = OffsetDateTime::now_utc();
     diesel::update(a::approvals.find(id))
         .filter(a::token_id.eq(token))
+        .filter(a::target_id.eq(target))
         .filter(a::request_hash.eq(request_hash))
         .filter(a::status.eq("approved"))
         .filter(a::expires_at.gt(now))
