@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_service::ServiceExt as _;
+use actix_web::HttpMessage as _;
 use awc::body::{BodyStream, SizedStream};
 use awc::error::{ConnectError, SendRequestError};
 use awc::http::Method;
@@ -20,6 +21,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::context::ExecutorContext;
+use crate::decode::{self, Plan};
 use crate::intake::{InFlight, Opened, open_credential, open_request, resolve_target};
 use crate::scrub::Scrubber;
 
@@ -217,7 +219,7 @@ async fn run(
     }
     drop(upstream_span);
     let mut response = response.map_err(map_send_error)?;
-    stream_response(ctx, &mut response, scrubber, tx).await
+    stream_response(ctx, &req_method, &mut response, scrubber, tx).await
 }
 
 /// The request body as it arrives from the gateway.
@@ -252,14 +254,17 @@ fn map_send_error(e: SendRequestError) -> StreamFailure {
     fail(status, code, message)
 }
 
-async fn stream_response(
+async fn stream_response<S>(
     ctx: &ExecutorContext,
-    response: &mut awc::ClientResponse<
-        impl futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin,
-    >,
+    method: &str,
+    response: &mut awc::ClientResponse<S>,
     mut scrubber: Scrubber,
     tx: &mut Sender,
-) -> Result<(), StreamFailure> {
+) -> Result<(), StreamFailure>
+where
+    S: futures_util::Stream<Item = Result<Bytes, awc::error::PayloadError>> + Unpin + 'static,
+{
+    let status = response.status().as_u16();
     let raw: Vec<(String, String)> = response
         .headers()
         .iter()
@@ -270,12 +275,25 @@ async fn stream_response(
             )
         })
         .collect();
-    let content_length = response
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let headers = filter_response_headers(raw)
+    // Only a credential can leak, so only a target with one pays for decoding.
+    let plan = if scrubber.is_active() {
+        decode::plan(method, status, &raw)?
+    } else {
+        Plan::AsIs
+    };
+    let filtered = filter_response_headers(raw);
+    let (headers, content_length) = match plan {
+        Plan::AsIs => {
+            let length = response
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            (filtered, length)
+        }
+        Plan::Decode(_) => (decode::decoded_headers(filtered), None),
+    };
+    let headers = headers
         .into_iter()
         .map(|(n, v)| {
             let v = scrubber.scrub_str(&v);
@@ -283,10 +301,20 @@ async fn stream_response(
         })
         .collect();
     let head = ResponseHead {
-        status: response.status().as_u16(),
+        status,
         headers,
         content_length,
     };
+    if let Plan::Decode(codings) = plan {
+        let body = decode::decode(
+            response.take_payload(),
+            &codings,
+            ctx.settings.stream_chunk_bytes,
+            ctx.settings.max_decoded_response_bytes,
+        )
+        .map(|r| r.map_err(|e| e.failure()));
+        return pump(head, body, scrubber, tx).await;
+    }
     let gone = tx.gone();
     tokio::pin!(gone);
     if let Some(n) = content_length.filter(|n| *n <= ctx.settings.inline_body_bytes as u64) {
@@ -314,12 +342,27 @@ async fn stream_response(
         let _: Result<(), StreamError> = tx.send(Frame::Complete(head, body.freeze())).await;
         return Ok(());
     }
+    let body = response
+        .take_payload()
+        .map(|r| r.map_err(|_| fail(502, "upstream_body_failed", "the upstream response body failed")));
+    pump(head, body, scrubber, tx).await
+}
+
+/// Sends the head, then the body as it arrives, scrubbed, then `end` (or the body's error).
+async fn pump(
+    head: ResponseHead,
+    mut body: impl futures_util::Stream<Item = Result<Bytes, StreamFailure>> + Unpin,
+    mut scrubber: Scrubber,
+    tx: &mut Sender,
+) -> Result<(), StreamFailure> {
     if tx.send(Frame::Head(head)).await.is_err() {
         return Ok(());
     }
+    let gone = tx.gone();
+    tokio::pin!(gone);
     loop {
         let chunk = tokio::select! {
-            c = response.next() => c,
+            c = body.next() => c,
             e = &mut gone => {
                 tracing::info!(error = %e, "gateway went away; dropping the upstream response");
                 return Ok(());
@@ -335,9 +378,7 @@ async fn stream_response(
                     return Ok(());
                 }
             }
-            Some(Err(_)) => {
-                return Err(fail(502, "upstream_body_failed", "the upstream response body failed"));
-            }
+            Some(Err(failure)) => return Err(failure),
             None => {
                 let rest = scrubber.finish();
                 if !rest.is_empty() && tx.send_data(rest).await.is_err() {

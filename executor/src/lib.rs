@@ -5,6 +5,7 @@
 //! the answer back and scrubs the credential from it.
 
 pub mod context;
+pub mod decode;
 pub mod handlers;
 pub mod http;
 pub mod intake;

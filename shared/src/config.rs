@@ -60,6 +60,9 @@ pub struct Settings {
     pub inline_body_bytes: usize,
     /// How long an upstream may take to answer with its response head.
     pub upstream_timeout_ms: u64,
+    /// Largest response an executor decodes (a compressed answer from a target with a credential
+    /// is decoded to be scrubbed); a bigger one is cut off with `upstream_response_too_large`.
+    pub max_decoded_response_bytes: u64,
     /// How long a gateway waits for an executor to accept a request.
     pub executor_accept_timeout_ms: u64,
     /// An executor answers a small request with the response itself when the upstream is this
@@ -160,6 +163,7 @@ impl Default for Settings {
             max_body_bytes: 256 * 1024 * 1024,
             inline_body_bytes: 64 * 1024,
             upstream_timeout_ms: 30_000,
+            max_decoded_response_bytes: 1024 * 1024 * 1024,
             executor_accept_timeout_ms: 5_000,
             executor_accept_grace_ms: 100,
             stream_chunk_bytes: 128 * 1024,
@@ -290,6 +294,9 @@ impl Settings {
         }
         if self.notify_max_attempts == 0 {
             return bad("SHELLGATE_NOTIFY_MAX_ATTEMPTS must be at least 1");
+        }
+        if self.max_decoded_response_bytes == 0 {
+            return bad("SHELLGATE_MAX_DECODED_RESPONSE_BYTES must be at least 1");
         }
         if self.inline_body_bytes > 512 * 1024 {
             return bad("SHELLGATE_INLINE_BODY_BYTES must be at most 524288");

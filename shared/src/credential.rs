@@ -205,7 +205,9 @@ impl Credential {
     }
 
     /// Every form in which this credential could travel back in a response: the raw values and
-    /// their encodings (Basic's base64, a query value's percent-encoding).
+    /// their encodings (Basic's base64, a query value's percent-encoding), and for secret values of
+    /// at least [`MIN_ENCODED_SCRUB_LEN`] characters their base64 (standard and URL-safe, at each
+    /// of the three alignments, padded or not) and hex (either case) — see [`encoded_forms`].
     pub fn scrub_needles(&self) -> Vec<Vec<u8>> {
         let mut out: Vec<Vec<u8>> = Vec::new();
         let mut push = |s: &str| {
@@ -213,16 +215,22 @@ impl Credential {
                 out.push(s.as_bytes().to_vec());
             }
         };
+        fn push_secret(s: &str, push: &mut dyn FnMut(&str)) {
+            push(s);
+            if s.len() >= MIN_ENCODED_SCRUB_LEN {
+                encoded_forms(s.as_bytes()).iter().for_each(|e| push(e));
+            }
+        }
         match self {
-            Credential::Bearer { token } => push(token),
+            Credential::Bearer { token } => push_secret(token, &mut push),
             Credential::Basic { username, password } => {
-                push(password);
+                push_secret(password, &mut push);
                 let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
                 push(&b64);
             }
-            Credential::Header { headers } => headers.values().for_each(|v| push(v)),
+            Credential::Header { headers } => headers.values().for_each(|v| push_secret(v, &mut push)),
             Credential::Query { value, .. } => {
-                push(value);
+                push_secret(value, &mut push);
                 let enc: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
                 push(&enc);
             }
@@ -246,9 +254,65 @@ impl Credential {
     }
 }
 
+/// Secret values this long or longer are also scrubbed in their base64 and hex forms (shorter
+/// ones would match too much unrelated text).
+pub const MIN_ENCODED_SCRUB_LEN: usize = 12;
+
+/// The base64 and hex forms of `secret` as it appears inside any larger encoded text: for base64
+/// (standard and URL-safe alphabets), at each of the three byte alignments, the characters that
+/// depend on the secret's bytes alone — so the secret is found whatever precedes or follows it,
+/// with or without padding (at most the one or two characters it shares with its neighbours stay
+/// unmasked, a few bits); hex in lower and upper case.
+pub fn encoded_forms(secret: &[u8]) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let mut forms = Vec::new();
+    for align in 0..3usize {
+        let mut framed = vec![0u8; align];
+        framed.extend_from_slice(secret);
+        framed.extend_from_slice(&[0, 0]);
+        // Characters are 6-bit groups; the secret covers bits [8·align, 8·(align+len)).
+        let first = (8 * align).div_ceil(6);
+        let end = 8 * (align + secret.len()) / 6;
+        for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+            let text = engine.encode(&framed);
+            if let Some(part) = text.get(first..end) {
+                forms.push(part.to_string());
+            }
+        }
+    }
+    let lower = hex::encode(secret);
+    forms.push(lower.to_ascii_uppercase());
+    forms.push(lower);
+    forms.dedup();
+    forms
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_forms_are_found_inside_any_encoded_text() {
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+        let secret = b"sk-live-0123456789abcdef?>~";
+        let forms = encoded_forms(secret);
+        for prefix_len in 0..6 {
+            for suffix_len in 0..4 {
+                let mut data = b"{\"k\":\"".repeat(prefix_len / 6 + 1)[..prefix_len].to_vec();
+                data.extend_from_slice(secret);
+                data.extend_from_slice(&b"\"}xyz"[..suffix_len]);
+                for engine in [&STANDARD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+                    let text = engine.encode(&data);
+                    let found = forms.iter().find(|f| text.contains(f.as_str()));
+                    let found = found.unwrap_or_else(|| panic!("{text} ({prefix_len}/{suffix_len})"));
+                    // All but at most two characters on either side are masked.
+                    assert!(found.len() + 4 >= secret.len() * 4 / 3, "{found} of {text}");
+                }
+            }
+        }
+        assert!(forms.contains(&hex::encode(secret)));
+        assert!(forms.contains(&hex::encode_upper(secret)));
+    }
 
     fn header(name: &str, value: &str) -> Credential {
         Credential::Header {

@@ -99,6 +99,8 @@ impl Upstream {
                         .route("/redirect", web::get().to(redirect))
                         .route("/slow/{ms}", web::get().to(slow))
                         .route("/hook/{name}", web::post().to(hook))
+                        .route("/encoded", web::route().to(encoded))
+                        .route("/encodings", web::get().to(encodings))
                         .default_service(web::to(echo))
                 })
                 .workers(1)
@@ -273,4 +275,134 @@ async fn hook(req: HttpRequest, body: Bytes, controls: web::Data<Controls>) -> H
     }
     controls.hooks.lock().expect("lock").push(Hook { received, body });
     HttpResponse::Ok().finish()
+}
+
+/// Where [`encoded`] puts the credential it echoes in its body: at the start, across the 32 KiB
+/// window of deflate, across the 128 KiB chunk an executor reads, and at the end. The bytes in
+/// between are pseudo-random (they do not compress), so those offsets hold in the encoded form.
+pub const ENCODED_ECHO_OFFSETS: [usize; 4] = [0, 32768 - 3, 131072 - 5, 200_000];
+
+/// The body [`encoded`] sends (before encoding) for a request whose Authorization is `auth`.
+pub fn encoded_echo_body(auth: &[u8]) -> Vec<u8> {
+    let mut body = crate::pattern(ENCODED_ECHO_OFFSETS[3] + auth.len(), 11);
+    for at in ENCODED_ECHO_OFFSETS {
+        body[at..at + auth.len()].copy_from_slice(auth);
+    }
+    body
+}
+
+/// Encodes `data` with one content coding (`gzip`, `x-gzip`, `deflate`, `br`, `zstd`).
+pub fn encode(coding: &str, data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    match coding {
+        "gzip" | "x-gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(data).expect("gzip");
+            e.finish().expect("gzip")
+        }
+        "deflate" => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(data).expect("deflate");
+            e.finish().expect("deflate")
+        }
+        "br" => {
+            let mut out = Vec::new();
+            {
+                let mut e = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                e.write_all(data).expect("br");
+            }
+            out
+        }
+        "zstd" => zstd::encode_all(data, 3).expect("zstd"),
+        // Unknown codings are sent as they are: the point is what the executor does with them.
+        _ => data.to_vec(),
+    }
+}
+
+/// A hostile upstream that ignores `Accept-Encoding: identity`: echoes the Authorization it got
+/// (the injected credential) at [`ENCODED_ECHO_OFFSETS`], encoded with `?ce=` (`gzip`, `br`,
+/// `gzip,br` for stacked codings, …), sent in `?piece=` byte pieces (default 1000), with a strong
+/// ETag; `?status=` sets the status (206: a range of it), `?zeros=N` sends N zero bytes instead
+/// (a decompression bomb).
+async fn encoded(req: HttpRequest) -> HttpResponse {
+    let q: std::collections::HashMap<String, String> = url_pairs(req.uri().query().unwrap_or_default());
+    let ce = q.get("ce").cloned().unwrap_or_else(|| "gzip".into());
+    let piece: usize = q.get("piece").and_then(|p| p.parse().ok()).unwrap_or(1000).max(1);
+    let status = q.get("status").and_then(|p| p.parse().ok()).unwrap_or(200u16);
+    let plain = match q.get("zeros").and_then(|n| n.parse::<usize>().ok()) {
+        Some(n) => vec![0u8; n],
+        None => {
+            let auth = req
+                .headers()
+                .get("authorization")
+                .map(|v| v.as_bytes().to_vec())
+                .unwrap_or_default();
+            encoded_echo_body(&auth)
+        }
+    };
+    let mut body = plain;
+    for coding in ce.split(',').map(str::trim) {
+        body = encode(coding, &body);
+    }
+    let body = Bytes::from(body);
+    let chunks: Vec<Result<Bytes, std::io::Error>> = (0..body.len().div_ceil(piece))
+        .map(|i| Ok(body.slice(i * piece..((i + 1) * piece).min(body.len()))))
+        .collect();
+    let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default());
+    res.insert_header(("content-encoding", ce))
+        .insert_header(("etag", "\"v1\""))
+        .content_type("application/octet-stream");
+    if status == 206 {
+        res.insert_header(("content-range", format!("bytes 0-{}/*", body.len().saturating_sub(1))));
+    }
+    res.body(SizedStream::new(body.len() as u64, futures_util::stream::iter(chunks)))
+}
+
+fn url_pairs(query: &str) -> std::collections::HashMap<String, String> {
+    query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.replace("%2C", ",").replace("%2c", ",").replace("%20", " "),
+            )
+        })
+        .collect()
+}
+
+/// The encodings [`encodings`] answers with for a credential, by name.
+pub fn credential_encodings(secret: &str) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+    let mut out = Vec::new();
+    for prefix in ["", "a", "ab"] {
+        let data = format!("{prefix}{secret}!");
+        out.push((format!("std{}", prefix.len()), STANDARD.encode(&data)));
+        out.push((format!("url{}", prefix.len()), URL_SAFE.encode(&data)));
+        out.push((format!("urlnopad{}", prefix.len()), URL_SAFE_NO_PAD.encode(&data)));
+        out.push((
+            format!("stdend{}", prefix.len()),
+            STANDARD.encode(format!("{prefix}{secret}")),
+        ));
+    }
+    out.push(("hex".into(), hex::encode(secret)));
+    out.push(("HEX".into(), hex::encode_upper(secret)));
+    out
+}
+
+/// A hostile upstream that echoes the bearer credential it got in base64 (standard, URL-safe,
+/// padded or not, at each alignment) and hex, as JSON fields named by [`credential_encodings`].
+async fn encodings(req: HttpRequest) -> HttpResponse {
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let secret = auth.strip_prefix("Bearer ").unwrap_or(auth);
+    let fields: serde_json::Map<String, serde_json::Value> = credential_encodings(secret)
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    HttpResponse::Ok().json(fields)
 }
