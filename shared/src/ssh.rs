@@ -149,6 +149,36 @@ pub fn remote_script(command: &str, env: &[(String, String)]) -> String {
     format!("export {}\n{command}", exports.join(" "))
 }
 
+/// Seconds between the TERM a timed-out or cancelled command's process group gets and the KILL
+/// that follows.
+pub const KILL_AFTER_SECS: u64 = 2;
+
+/// What the executor asks the server to run: Shellgate's own wrapper around the agent's `script`
+/// (which the guard judged, and which runs exactly as it is, in the user's login shell, with the
+/// channel's stdin). The wrapper is the SSH session's leader, so the command's processes share
+/// its process group. On TERM (the executor's signal at a timeout or a cancel) it sends TERM to
+/// the whole group and KILL [`KILL_AFTER_SECS`] later: children that ignore TERM, background
+/// children and deep trees die with it. A watchdog in the group does the same at `deadline_secs`
+/// even if the executor or its connection is gone by then, and ends anything the command left
+/// running in the group. Only a process that starts a session of its own (`setsid`, the init
+/// system) outlives its command. A command killed by a signal is reported as such: the wrapper
+/// ends by the same signal. Plain POSIX shell (sh, dash, bash, zsh, ksh) with `kill` and `sleep`.
+pub fn wrapped_script(script: &str, deadline_secs: u64) -> String {
+    let k = KILL_AFTER_SECS;
+    let quoted = shell_quote(script);
+    format!(
+        "exec 3<&0\n\
+         (trap '' TERM INT HUP; sleep {deadline_secs}; kill -TERM -$$; sleep {k}; kill -KILL -$$) </dev/null >/dev/null 2>&1 3<&- &\n\
+         trap 'trap \"\" TERM; kill -TERM -$$; sleep {k}; kill -KILL -$$' TERM\n\
+         \"${{SHELL:-/bin/sh}}\" -c {quoted} 0<&3 3<&- &\n\
+         wait $!\n\
+         s=$?\n\
+         trap - TERM\n\
+         if [ \"$s\" -gt 128 ] && [ \"$s\" -lt 160 ]; then kill -$((s - 128)) $$; fi\n\
+         exit $s\n"
+    )
+}
+
 /// Linux signal numbers of the names SSH reports, for the exit code of a killed command.
 pub fn signal_number(name: &str) -> Option<u32> {
     Some(match name {
@@ -238,6 +268,25 @@ mod tests {
         let env = vec![("A".to_string(), "it's $(x)".to_string())];
         assert_eq!(remote_script("echo $A", &env), "export A='it'\\''s $(x)'\necho $A");
         assert_eq!(remote_script("ls", &[]), "ls");
+    }
+
+    #[test]
+    fn the_wrapper_runs_the_script_exactly_under_a_deadline() {
+        let script = "echo 'it''s' \"$HOME\"; exit 3";
+        // In a session of its own, as sshd runs it (the watchdog then ends only that session).
+        let wrapped = wrapped_script(script, 2);
+        for shell in ["sh", "bash"] {
+            let out = std::process::Command::new("setsid")
+                .args([shell, "-c"])
+                .arg(&wrapped)
+                .env("SHELL", "/bin/sh")
+                .env("HOME", "/h")
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "its /h\n", "{shell}");
+            assert_eq!(out.status.code(), Some(3), "{shell}");
+        }
+        assert!(wrapped.contains("sleep 2;"), "{wrapped}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use shellgate_shared::bus::messages::{
 use shellgate_shared::bus::stream::{Frame, Sender};
 use shellgate_shared::db::queries;
 use shellgate_shared::db::queries::host_keys::PresentedKey;
-use shellgate_shared::ssh::{exit_code_for_signal, parse_public_key, remote_script};
+use shellgate_shared::ssh::{KILL_AFTER_SECS, exit_code_for_signal, parse_public_key, remote_script, wrapped_script};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -20,8 +20,14 @@ use crate::context::ExecutorContext;
 use crate::intake::{InFlight, Opened, open_credential, open_request, resolve_target};
 use crate::scrub::Scrubber;
 
-/// After a timeout or a cancel: TERM, then KILL this much later, then give up on the channel.
-const KILL_AFTER: Duration = Duration::from_secs(2);
+/// After a timeout or a cancel the channel gets TERM (the wrapper's `timeout` passes it to the
+/// command's whole process group, and KILLs the group `KILL_AFTER_SECS` later), then KILL this
+/// much later — after the group's KILL, so `timeout` is never killed before it did its work; it
+/// reaches the command itself only on servers without `timeout` — then the channel is closed.
+const KILL_AFTER: Duration = Duration::from_secs(KILL_AFTER_SECS + 1);
+/// The server-side deadline is this much after the executor's own: normally the executor's TERM
+/// comes first; the deadline kills the command if the executor or its connection is gone.
+const REMOTE_DEADLINE_SLACK_SECS: u64 = 1;
 
 fn fail(status: u16, code: &str, message: &str) -> StreamFailure {
     StreamFailure::new(status, code, message)
@@ -261,7 +267,11 @@ async fn execute(
     let channel = lease.channel.take().ok_or_else(lost)?;
     let (mut read, write) = channel.split();
     let script = remote_script(&req.command, &req.env);
-    write.exec(true, script.into_bytes()).await.map_err(|_| lost())?;
+    let deadline = req.timeout_ms.div_ceil(1000) + REMOTE_DEADLINE_SLACK_SECS;
+    write
+        .exec(true, wrapped_script(&script, deadline).into_bytes())
+        .await
+        .map_err(|_| lost())?;
     // The server's answer to the exec request comes first.
     loop {
         match read.wait().await {

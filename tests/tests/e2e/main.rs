@@ -14,4 +14,5 @@ mod paths;
 mod proxy;
 mod revocation;
 mod ssh;
+mod ssh_kill;
 mod streaming;
