@@ -14,6 +14,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(health::get_metrics))
         .service(
             web::scope("/api")
+                // Outermost last: the audit sees the authentication's refusals too.
+                .wrap(from_fn(crate::auth::authenticate_first))
                 .wrap(from_fn(crate::admin_audit::record_changes))
                 .route("/tokens", web::post().to(tokens::create::create_token))
                 .route("/tokens", web::get().to(tokens::list::list_tokens))

@@ -52,6 +52,12 @@ pub enum ApiError {
     /// The guard blocked the request; nothing makes it run.
     #[error("{0}")]
     Blocked(String),
+    /// A protocol upgrade (WebSocket, h2c): not proxied.
+    #[error("protocol upgrades (WebSocket, h2c) are not supported through the gateway")]
+    UpgradeNotSupported,
+    /// No route has this path.
+    #[error("no such endpoint")]
+    NotFound,
 }
 
 impl ApiError {
@@ -75,6 +81,8 @@ impl ApiError {
             ApiError::Approval(code, _) => code,
             ApiError::Blocked(_) => "blocked",
             ApiError::ApprovalBodyTooLarge(_) => "approval_body_too_large",
+            ApiError::UpgradeNotSupported => "upgrade_not_supported",
+            ApiError::NotFound => "not_found",
         }
     }
 
@@ -93,7 +101,8 @@ impl ResponseError for ApiError {
             | ApiError::TokenRevoked
             | ApiError::TokenExpired
             | ApiError::TokenDisabled => StatusCode::UNAUTHORIZED,
-            ApiError::TargetNotFound => StatusCode::NOT_FOUND,
+            ApiError::TargetNotFound | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::UpgradeNotSupported => StatusCode::NOT_IMPLEMENTED,
             ApiError::TargetDisabled | ApiError::Blocked(_) => StatusCode::FORBIDDEN,
             ApiError::Approval("approval_not_found", _) => StatusCode::NOT_FOUND,
             ApiError::Approval(..) => StatusCode::FORBIDDEN,

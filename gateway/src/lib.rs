@@ -7,6 +7,7 @@
 pub mod approvals;
 pub mod auth;
 pub mod context;
+pub mod edge;
 pub mod error;
 pub mod guarding;
 pub mod handlers;

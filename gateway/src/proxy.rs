@@ -151,6 +151,10 @@ async fn prepare(
     draft: &mut AuditDraft,
     request_id: RequestId,
 ) -> Result<Prepared, ApiError> {
+    // A protocol upgrade would hand this handler the raw connection: refused at once.
+    if req.headers().contains_key(header::UPGRADE) {
+        return Err(ApiError::UpgradeNotSupported);
+    }
     let (slug, raw_path) = split_target(req.uri().path()).ok_or(ApiError::TargetNotFound)?;
     check_path(raw_path).map_err(ApiError::UnsafePath)?;
     if let Some(q) = req.uri().query() {
@@ -271,7 +275,7 @@ pub async fn forward(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let request_id = RequestId::new();
+    let request_id = crate::edge::request_id(&req);
     let mut draft = AuditDraft::new(ctx.clone(), &req, request_id);
     match forward_inner(&ctx, &req, payload, &mut draft, request_id).await {
         Ok(Forwarded::Answer(answer, bytes_in)) => Ok(respond(&req, answer, draft, bytes_in, request_id)),

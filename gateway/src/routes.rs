@@ -5,6 +5,15 @@ use actix_web::web;
 use crate::handlers::{approvals, gateway, health, ssh};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("")
+            .wrap(actix_web::middleware::from_fn(crate::edge::edge))
+            .configure(routes)
+            .default_service(web::to(health::not_found)),
+    );
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::get_health))
         .route("/ready", web::get().to(health::get_ready))
         .route("/metrics", web::get().to(health::get_metrics))

@@ -40,7 +40,7 @@ pub async fn exec(
     slug: String,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let request_id = RequestId::new();
+    let request_id = crate::edge::request_id(&req);
     let mut draft = AuditDraft::new(ctx.clone(), &req, request_id);
     draft.event.kind = "ssh".into();
     draft.event.method = None;
@@ -95,6 +95,9 @@ async fn run(
     draft: &mut AuditDraft,
     request_id: RequestId,
 ) -> Result<Started, ApiError> {
+    if req.headers().contains_key(header::UPGRADE) {
+        return Err(ApiError::UpgradeNotSupported);
+    }
     if !valid_slug(slug) {
         return Err(ApiError::TargetNotFound);
     }

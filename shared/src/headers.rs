@@ -17,7 +17,9 @@ const HOP_BY_HOP: &[&str] = &[
 
 /// Request headers from the agent that never go upstream. `host` and `content-length` are set by
 /// the HTTP client from the URL and body; `accept-encoding` is replaced by `identity` so the
-/// executor can scrub credentials from the response body.
+/// executor can scrub credentials from the response body. Method overrides
+/// (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`) do go upstream: the guard
+/// judges the request by every method they name, and an approval binds them.
 const REQUEST_DROP: &[&str] = &[
     "authorization",
     "cookie",
@@ -27,6 +29,14 @@ const REQUEST_DROP: &[&str] = &[
     "forwarded",
     "x-real-ip",
     "accept-encoding",
+    // Path overrides some frameworks (IIS URL Rewrite, Symfony, Zend, Drupal) honour over the
+    // request line: the guard judged the path the agent sent, so these never go upstream.
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
+    "x-override-url",
+    "x-http-destinationurl",
+    "x-proxy-url",
 ];
 
 const RESPONSE_DROP: &[&str] = &["set-cookie", "set-cookie2", "content-length"];
@@ -108,6 +118,9 @@ mod tests {
             ("Accept", "application/json"),
             ("Content-Type", "text/plain"),
             ("X-Custom", "1"),
+            ("X-Original-URL", "/admin/delete"),
+            ("X-Rewrite-URL", "/admin/delete"),
+            ("x-original-uri", "/admin"),
         ]));
         assert_eq!(
             out,

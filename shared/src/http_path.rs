@@ -119,13 +119,31 @@ fn check_layer(s: &[u8]) -> Result<(), PathError> {
     }
     let last = segments.len() - 1;
     for (i, seg) in segments.iter().enumerate() {
-        match *seg {
+        // Servers that strip path parameters (Tomcat, Jetty, Spring) read `..;x` as `..` and
+        // `;x` as an empty segment: judge a segment by its name before any `;`.
+        let (name, params) = match seg.iter().position(|&b| b == b';') {
+            Some(p) => (&seg[..p], true),
+            None => (*seg, false),
+        };
+        match name {
             b"." | b".." => return Err(PathError::DotSegment),
-            b"" if i != last => return Err(PathError::EmptySegment),
+            b"" if i != last || params => return Err(PathError::EmptySegment),
             _ => {}
         }
     }
     Ok(())
+}
+
+/// An overlong UTF-8 encoding of an ASCII character (`%C0%AE` for `.`): never valid UTF-8, and
+/// decoders that accept it read it as the ASCII character.
+fn has_overlong_ascii(s: &[u8]) -> bool {
+    let cont = |b: Option<&u8>| b.is_some_and(|b| (0x80..=0xbf).contains(b));
+    s.iter().enumerate().any(|(i, &b)| match b {
+        0xc0 | 0xc1 => cont(s.get(i + 1)),
+        0xe0 => s.get(i + 1).is_some_and(|b| (0x80..=0x9f).contains(b)) && cont(s.get(i + 2)),
+        0xf0 => s.get(i + 1).is_some_and(|b| (0x80..=0x8f).contains(b)) && cont(s.get(i + 2)),
+        _ => false,
+    })
 }
 
 /// Checks the path as the agent sent it (still percent-encoded; `""` means `/`).
@@ -176,8 +194,12 @@ pub fn check_query(raw: &str) -> Result<(), PathError> {
         match decode_layer(&layer, depth == 0)? {
             None => return Ok(()),
             Some(next) => {
-                if next.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+                // Other bytes that are not UTF-8 stay allowed (Latin-1 and binary parameters).
+                if next.iter().any(|&b| b < 0x20 || b == 0x7f) {
                     return Err(PathError::ControlChar);
+                }
+                if has_overlong_ascii(&next) {
+                    return Err(PathError::BadEncoding);
                 }
                 layer = next;
             }

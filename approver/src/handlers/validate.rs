@@ -46,6 +46,42 @@ pub fn slug(s: &str, what: &'static str) -> Result<String, ApiError> {
     }
 }
 
+fn plain(v: &str, max: usize) -> bool {
+    !v.is_empty() && v.len() <= max && !v.starts_with('-') && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// An SSH target's host: a name or address, no spaces or control characters, not an option.
+pub fn ssh_host(s: &str) -> Result<String, ApiError> {
+    let s = s.trim();
+    if !plain(s, 253) {
+        return Err(ApiError::validation(
+            "invalid_ssh_target",
+            "host is not a valid host name or address",
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// An SSH target's user name.
+pub fn ssh_username(s: &str) -> Result<String, ApiError> {
+    let s = s.trim();
+    if !plain(s, 64) {
+        return Err(ApiError::validation(
+            "invalid_ssh_target",
+            "username is not a valid user name",
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// An SSH target's port: 1-65535 (0 is refused, not rounded).
+pub fn ssh_port(port: u16) -> Result<i32, ApiError> {
+    if port == 0 {
+        return Err(ApiError::validation("invalid_ssh_target", "port must be 1-65535"));
+    }
+    Ok(i32::from(port))
+}
+
 /// A token's approval policy: `human` or `agent_confirm`.
 pub fn approval_policy(s: &str) -> Result<String, ApiError> {
     match s {

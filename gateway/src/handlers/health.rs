@@ -22,3 +22,8 @@ pub async fn get_metrics(ctx: web::Data<Arc<GatewayContext>>) -> HttpResponse {
         .content_type(shellgate_shared::metrics::CONTENT_TYPE)
         .body(ctx.metrics.encode())
 }
+
+/// Any path no route has: a JSON 404 like every other answer.
+pub async fn not_found() -> Result<HttpResponse, crate::error::ApiError> {
+    Err(crate::error::ApiError::NotFound)
+}

@@ -15,6 +15,10 @@ fn safe_paths_pass() {
         "/a-b_c.d~e/f!$&'()*+,;=",
         "/files/..foo",
         "/files/foo..",
+        "/a;jsessionid=x/b",
+        "/a;x=1;y=2",
+        "/files/..foo;v=1",
+        "/a/b;",
     ] {
         assert_eq!(check_path(p), Ok(()), "{p}");
     }
@@ -59,6 +63,15 @@ fn unsafe_paths_are_refused_with_their_class() {
         ("/a?b", InvalidChar),
         ("/é", InvalidChar),
         ("/%2525252525252e", TooManyLayers),
+        // Path parameters hide dot segments from us but not from Tomcat, Jetty or Spring.
+        ("/..;/admin", DotSegment),
+        ("/a/..;x/b", DotSegment),
+        ("/a/.;x/b", DotSegment),
+        ("/a/..%3b/b", DotSegment),
+        ("/a/..%3Bx", DotSegment),
+        ("/a/%2e%2e%3b/b", DotSegment),
+        ("/a/..%253b/b", DotSegment),
+        ("/a/;x/b", EmptySegment),
     ];
     for (p, want) in cases {
         assert_eq!(check_path(p), Err(*want), "{p}");
@@ -72,6 +85,25 @@ fn queries() {
     assert_eq!(check_query("q=100%"), Err(PathError::BadEncoding));
     assert_eq!(check_query("q=%0d%0a"), Err(PathError::ControlChar));
     assert_eq!(check_query("q=a b"), Err(PathError::InvalidChar));
+    for c in (0x01..0x20).chain([0x7f]) {
+        assert_eq!(
+            check_query(&format!("q=%{c:02x}")),
+            Err(PathError::ControlChar),
+            "{c:#x}"
+        );
+        assert_eq!(
+            check_query(&format!("q=%25{c:02X}")),
+            Err(PathError::ControlChar),
+            "{c:#x}"
+        );
+    }
+    for overlong in ["q=%c0%ae", "q=%C1%81", "q=%e0%80%ae", "q=%f0%80%80%ae", "q=%25c0%25ae"] {
+        assert_eq!(check_query(overlong), Err(PathError::BadEncoding), "{overlong}");
+    }
+    // Latin-1 and binary parameters are legitimate.
+    for ok in ["name=Andr%E9", "bin=%ff%fe%80x", "q=%c3%a9", "q=%e9t%e9"] {
+        assert_eq!(check_query(ok), Ok(()), "{ok}");
+    }
 }
 
 #[test]

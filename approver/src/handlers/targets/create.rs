@@ -84,30 +84,15 @@ fn new_target(body: &CreateTargetRequest) -> Result<NewTarget, ApiError> {
             target.base_url = Some(base_url(url)?);
         }
         "ssh" => {
-            let host = body.host.as_deref().map(str::trim).filter(|h| !h.is_empty());
-            let user = body.username.as_deref().map(str::trim).filter(|u| !u.is_empty());
-            let (Some(host), Some(user)) = (host, user) else {
+            let (Some(host), Some(user)) = (body.host.as_deref(), body.username.as_deref()) else {
                 return Err(ApiError::validation(
                     "invalid_ssh_target",
                     "ssh targets need host and username",
                 ));
             };
-            let plain = |v: &str, max: usize| v.len() <= max && !v.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !plain(host, 253) || host.starts_with('-') {
-                return Err(ApiError::validation(
-                    "invalid_ssh_target",
-                    "host is not a valid host name or address",
-                ));
-            }
-            if !plain(user, 64) || user.starts_with('-') {
-                return Err(ApiError::validation(
-                    "invalid_ssh_target",
-                    "username is not a valid user name",
-                ));
-            }
-            target.ssh_host = Some(host.to_string());
-            target.ssh_username = Some(user.to_string());
-            target.ssh_port = Some(i32::from(body.port.unwrap_or(22)).max(1));
+            target.ssh_host = Some(validate::ssh_host(host)?);
+            target.ssh_username = Some(validate::ssh_username(user)?);
+            target.ssh_port = Some(validate::ssh_port(body.port.unwrap_or(22))?);
         }
         _ => {
             return Err(ApiError::validation("invalid_kind", "kind must be 'http' or 'ssh'"));

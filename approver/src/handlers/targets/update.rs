@@ -66,9 +66,9 @@ pub async fn update_target(
     let changes = TargetChangeset {
         name: body.name.as_deref().map(validate::name).transpose()?,
         base_url: body.base_url.as_deref().map(base_url).transpose()?,
-        ssh_host: body.host.map(|h| h.trim().to_string()).filter(|h| !h.is_empty()),
-        ssh_port: body.port.map(|p| i32::from(p).max(1)),
-        ssh_username: body.username.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()),
+        ssh_host: body.host.as_deref().map(validate::ssh_host).transpose()?,
+        ssh_port: body.port.map(validate::ssh_port).transpose()?,
+        ssh_username: body.username.as_deref().map(validate::ssh_username).transpose()?,
         pool: body
             .pool
             .as_deref()
