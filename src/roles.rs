@@ -12,6 +12,7 @@ use shellgate_approver::audit_writer::{self, AuditWriterSettings};
 use shellgate_executor::{ExecutorContext, WorkerPool, spawn_workers};
 use shellgate_gateway::GatewayContext;
 use shellgate_shared::bus::Bus;
+use shellgate_shared::client_addr::TrustedProxies;
 use shellgate_shared::config::Settings;
 use shellgate_shared::crypto::{NotifierKey, VaultPublicKey, VaultSecretKey};
 use shellgate_shared::db::{self, DbPool};
@@ -57,15 +58,24 @@ fn serve<F>(
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
-    let server = HttpServer::new(move || App::new().wrap(TracingLogger::default()).configure(factory.clone()))
-        .workers(workers)
-        // Responses are written as head then body chunks: without TCP_NODELAY each small write
-        // after the first waits for the client's delayed ACK.
-        .tcp_nodelay(true)
-        .disable_signals()
-        .shutdown_timeout(settings.shutdown_grace_ms.div_ceil(1000))
-        .bind(listen)
-        .with_context(|| bind_error(listen, var))?;
+    let trusted: TrustedProxies = settings.trusted_proxies.parse().context("SHELLGATE_TRUSTED_PROXIES")?;
+    let trusted = web::Data::new(trusted);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(trusted.clone())
+            .wrap(TracingLogger::default())
+            // Outermost: runs before the logger reads the client address.
+            .wrap(actix_web::middleware::from_fn(crate::forwarded::resolve_client))
+            .configure(factory.clone())
+    })
+    .workers(workers)
+    // Responses are written as head then body chunks: without TCP_NODELAY each small write
+    // after the first waits for the client's delayed ACK.
+    .tcp_nodelay(true)
+    .disable_signals()
+    .shutdown_timeout(settings.shutdown_grace_ms.div_ceil(1000))
+    .bind(listen)
+    .with_context(|| bind_error(listen, var))?;
     let addr = server.addrs().first().copied().context("server bound no address")?;
     let server = server.run();
     let handle = server.handle();

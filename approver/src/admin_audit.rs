@@ -11,6 +11,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use shellgate_shared::audit::{AdminActor, AuditEvent};
+use shellgate_shared::client_addr::ClientAddr;
 use std::sync::Arc;
 
 use crate::auth::Admin;
@@ -31,7 +32,10 @@ pub async fn record_changes(
     let ctx = req.app_data::<web::Data<Arc<ApproverContext>>>().cloned();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let client_ip = req.peer_addr().map(|a| a.ip().to_string());
+    let resolved = req.extensions().get::<ClientAddr>().map(|c| c.0);
+    let client_ip = resolved
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+        .map(|ip| ip.to_string());
     let started = std::time::Instant::now();
     let res = next.call(req).await?;
     let status = res.status();

@@ -7,6 +7,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest};
+use shellgate_shared::client_addr::ClientAddr;
 use shellgate_shared::ids::RequestId;
 
 use crate::proxy::REQUEST_ID_HEADER;
@@ -14,6 +15,15 @@ use crate::proxy::REQUEST_ID_HEADER;
 /// The id of this request (the one its answer and audit record carry).
 pub fn request_id(req: &HttpRequest) -> RequestId {
     req.extensions().get::<RequestId>().copied().unwrap_or_default()
+}
+
+/// The client's address, as the first middleware of the role resolved it (trusted proxies
+/// considered), else the peer's.
+pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    let resolved = req.extensions().get::<ClientAddr>().map(|c| c.0);
+    resolved
+        .or_else(|| req.peer_addr().map(|a| a.ip()))
+        .map(|ip| ip.to_string())
 }
 
 /// The middleware (`actix_web::middleware::from_fn(edge)`).

@@ -57,7 +57,7 @@ impl AuditDraft {
                 duration_ms: 0,
                 bytes_in: 0,
                 bytes_out: 0,
-                client_ip: req.peer_addr().map(|a| a.ip().to_string()),
+                client_ip: crate::edge::client_ip(req),
                 executor: None,
                 outcome: Outcome::Refused,
                 error_code: None,

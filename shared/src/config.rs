@@ -28,6 +28,10 @@ pub struct Settings {
     /// `text` or `json`.
     pub log_format: String,
 
+    /// Proxies (IP addresses, CIDR blocks; comma-separated) whose `X-Forwarded-For`,
+    /// `-Proto` and `-Host` every role believes; from anyone else they are dropped.
+    pub trusted_proxies: String,
+
     pub gateway_listen: String,
     pub approver_listen: String,
     pub executor_listen: String,
@@ -150,6 +154,7 @@ impl Default for Settings {
             gateway_listen: "127.0.0.1:8080".into(),
             approver_listen: "127.0.0.1:8081".into(),
             executor_listen: "127.0.0.1:8082".into(),
+            trusted_proxies: String::new(),
             gateway_workers: 0,
             approver_workers: 1,
             executor_pool: "default".into(),
@@ -294,6 +299,9 @@ impl Settings {
         }
         if self.notify_max_attempts == 0 {
             return bad("SHELLGATE_NOTIFY_MAX_ATTEMPTS must be at least 1");
+        }
+        if let Err(e) = self.trusted_proxies.parse::<crate::client_addr::TrustedProxies>() {
+            return bad(&format!("SHELLGATE_TRUSTED_PROXIES: {e}"));
         }
         if self.max_decoded_response_bytes == 0 {
             return bad("SHELLGATE_MAX_DECODED_RESPONSE_BYTES must be at least 1");

@@ -6,6 +6,7 @@
 pub mod approval;
 pub mod audit;
 pub mod bus;
+pub mod client_addr;
 pub mod config;
 pub mod credential;
 pub mod crypto;

@@ -131,6 +131,8 @@ def test_helm_lint_has_no_errors(name: str) -> None:
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
         ({"config": {"extraEnv": {"max_body": "1"}}}, "max_body"),
         ({"networkPolicy": {"enabled": "yes"}}, "/networkPolicy/enabled"),
+        ({"config": {"trustedProxies": ["ingress.local"]}}, "/config/trustedProxies/0"),
+        ({"config": {"trustedProxies": "10.0.0.0/8"}}, "/config/trustedProxies"),
     ],
 )
 def test_schema_rejects_bad_values(bad: dict[str, Any], where: str) -> None:
@@ -471,6 +473,10 @@ def test_configmap_carries_settings() -> None:
     assert data["SHELLGATE_SSH_MAX_SESSIONS_PER_CONNECTION"] == "8"
     tuned = render(merge(SCENARIOS["metrics"], {"config": {"ssh": {"maxTimeoutSecs": 600}}}))
     assert tuned.named("ConfigMap", f"{FULLNAME}-config")["data"]["SHELLGATE_SSH_MAX_TIMEOUT_SECS"] == "600"
+    # Trusted proxies: none by default; a list becomes one comma-separated setting.
+    assert data["SHELLGATE_TRUSTED_PROXIES"] == ""
+    proxied = render(merge(SCENARIOS["metrics"], {"config": {"trustedProxies": ["10.0.0.0/8", "fd00::/8"]}}))
+    assert proxied.named("ConfigMap", f"{FULLNAME}-config")["data"]["SHELLGATE_TRUSTED_PROXIES"] == "10.0.0.0/8,fd00::/8"
     # Pods roll when the config changes.
     changed = render(merge(SCENARIOS["metrics"], {"config": {"extraEnv": {"SHELLGATE_MAX_BODY_BYTES": "2"}}}))
     before = r.named("Deployment", f"{FULLNAME}-gateway")["spec"]["template"]["metadata"]["annotations"]

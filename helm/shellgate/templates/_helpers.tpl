@@ -171,7 +171,7 @@ when the schema is skipped). Included by every workload template.
 {{- if le (mul (int .Values.shutdown.terminationGracePeriodSeconds) 1000) $drainMs }}
 {{- fail (printf "shutdown.terminationGracePeriodSeconds (%v s) must be longer than shutdown.preStopSleepSeconds + config.shutdownGraceMs (%v ms), or in-flight requests are killed" .Values.shutdown.terminationGracePeriodSeconds $drainMs) }}
 {{- end }}
-{{- $reserved := list "SHELLGATE_DATABASE_URL" "SHELLGATE_NATS_URL" "SHELLGATE_VAULT_PUBLIC_KEY" "SHELLGATE_VAULT_SECRET_KEY" "SHELLGATE_SESSION_SECRET" "SHELLGATE_NOTIFIER_KEY" "SHELLGATE_ADMIN_BOOTSTRAP_KEY" "SHELLGATE_EXECUTOR_POOL" "SHELLGATE_GATEWAY_LISTEN" "SHELLGATE_APPROVER_LISTEN" "SHELLGATE_EXECUTOR_LISTEN" "SHELLGATE_CONFIG" "SHELLGATE_LOG_FORMAT" "SHELLGATE_NATS_PREFIX" "SHELLGATE_SHUTDOWN_GRACE_MS" }}
+{{- $reserved := list "SHELLGATE_DATABASE_URL" "SHELLGATE_NATS_URL" "SHELLGATE_VAULT_PUBLIC_KEY" "SHELLGATE_VAULT_SECRET_KEY" "SHELLGATE_SESSION_SECRET" "SHELLGATE_NOTIFIER_KEY" "SHELLGATE_ADMIN_BOOTSTRAP_KEY" "SHELLGATE_EXECUTOR_POOL" "SHELLGATE_GATEWAY_LISTEN" "SHELLGATE_APPROVER_LISTEN" "SHELLGATE_EXECUTOR_LISTEN" "SHELLGATE_CONFIG" "SHELLGATE_LOG_FORMAT" "SHELLGATE_NATS_PREFIX" "SHELLGATE_SHUTDOWN_GRACE_MS" "SHELLGATE_TRUSTED_PROXIES" }}
 {{- range $k, $_ := .Values.config.extraEnv }}
 {{- if or (has $k $reserved) (hasPrefix "SHELLGATE_SSH_" $k) (hasPrefix "SHELLGATE_NOTIFY_" $k) }}
 {{- fail (printf "config.extraEnv.%s is set by the chart (secrets.*, externalNats, executor.pools, config.*, config.ssh.*, notifications.*): remove it from config.extraEnv" $k) }}

@@ -5,6 +5,7 @@ mod approval_binding;
 mod approvals;
 mod audit_restart;
 mod cli;
+mod client_addr;
 mod edge;
 mod encoded_responses;
 mod executor_death;
