@@ -13,6 +13,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -35,6 +36,21 @@ fn otlp_configured() -> bool {
     ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
         .iter()
         .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
+}
+
+/// The most any library may log, whatever `RUST_LOG` asks: some write what agents send (their
+/// commands, request and response bodies) into the logs at debug or trace level. brush-parser (the
+/// guard's shell parser) logs each command's tokens, words and parse tree under `tokenize`,
+/// `parse`, `expansion` and `arithmetic`; async-nats logs every message's payload at trace.
+pub fn log_caps() -> Targets {
+    Targets::new().with_default(LevelFilter::TRACE).with_targets([
+        ("tokenize", LevelFilter::OFF),
+        ("parse", LevelFilter::OFF),
+        ("expansion", LevelFilter::OFF),
+        ("arithmetic", LevelFilter::OFF),
+        ("brush_parser", LevelFilter::OFF),
+        ("async_nats", LevelFilter::DEBUG),
+    ])
 }
 
 /// Sets up logging and, when configured, trace export. `service` names the process in traces
@@ -67,7 +83,7 @@ pub fn init(format: &str, service: &str) -> Telemetry {
     let otel = provider
         .as_ref()
         .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("shellgate")));
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    let registry = tracing_subscriber::registry().with(filter).with(log_caps()).with(otel);
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let _ = if format == "json" {
         registry.with(fmt.json().with_current_span(true)).try_init()

@@ -9,6 +9,7 @@ mod client_addr;
 mod edge;
 mod encoded_responses;
 mod executor_death;
+mod log_secrets;
 mod management;
 mod notify;
 mod observability;
