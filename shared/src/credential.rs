@@ -205,7 +205,8 @@ impl Credential {
     }
 
     /// Every form in which this credential could travel back in a response: the raw values and
-    /// their encodings (Basic's base64, a query value's percent-encoding), and for secret values of
+    /// their encodings (Basic's base64, a query value's percent-encoding), and for secret values
+    /// (tokens, header and query values, passwords, passphrases) of
     /// at least [`MIN_ENCODED_SCRUB_LEN`] characters their base64 (standard and URL-safe, at each
     /// of the three alignments, padded or not) and hex (either case) — see [`encoded_forms`].
     pub fn scrub_needles(&self) -> Vec<Vec<u8>> {
@@ -234,13 +235,13 @@ impl Credential {
                 let enc: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
                 push(&enc);
             }
-            Credential::Password { password } => push(password),
+            Credential::Password { password } => push_secret(password, &mut push),
             Credential::SshKey {
                 private_key,
                 passphrase,
             } => {
                 if let Some(p) = passphrase {
-                    push(p);
+                    push_secret(p, &mut push);
                 }
                 // Each base64 line of the key body: a key echoed back in any wrapping is cut up.
                 private_key

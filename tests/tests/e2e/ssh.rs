@@ -192,6 +192,20 @@ async fn passphrase_keys_and_passwords_authenticate_and_bad_credentials_fail() {
         assert_eq!(status, 200, "{slug}: {v}");
         assert_eq!(v["stdout"], "sgtest\n", "{slug}");
     }
+    // Output that echoes the credential (raw, base64 or hex) reaches the agent scrubbed.
+    let echo = format!(
+        "printf '%s|' '{p}'; printf '%s' '{p}' | base64 | tr -d '\\n'; printf '|%s' '{hex}'",
+        p = SSH_PASSWORD,
+        hex = hex::encode(SSH_PASSWORD)
+    );
+    let (status, v) = c.ssh_exec("password", &token, json!({"command": echo})).await;
+    assert_eq!(status, 200, "{v}");
+    let out = v["stdout"].as_str().unwrap();
+    let parts: Vec<&str> = out.split('|').collect();
+    assert_eq!(parts.len(), 3, "{out}");
+    assert_eq!(parts[0], "*".repeat(SSH_PASSWORD.len()), "{out}");
+    assert!(parts[1].matches('*').count() + 4 >= SSH_PASSWORD.len() * 4 / 3, "{out}");
+    assert_eq!(parts[2], "*".repeat(2 * SSH_PASSWORD.len()), "{out}");
     for slug in ["wrong-password", "unknown-key"] {
         let (status, v) = c.ssh_exec(slug, &token, json!({"command": "id -un"})).await;
         assert_eq!(
