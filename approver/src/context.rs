@@ -18,6 +18,8 @@ pub struct ApproverContext {
     pub settings: Settings,
     pub metrics: Metrics,
     pub audit: AuditPublisher,
+    /// Lets a notifier change through the API wait until this replica applied it.
+    pub notifier_sync: crate::notifiers::NotifierSync,
 }
 
 impl ApproverContext {
@@ -38,6 +40,7 @@ impl ApproverContext {
             settings: settings.clone(),
             metrics,
             audit,
+            notifier_sync: crate::notifiers::NotifierSync::default(),
         })
     }
 

@@ -151,9 +151,12 @@ pub async fn run(
             }
         };
         loop {
+            // A stopped notifier (disabled, or restarted with a new secret or URL) delivers
+            // nothing more, even with a message ready: its successor does.
             let msg = tokio::select! {
-                m = messages.next() => m,
+                biased;
                 _ = shutdown.changed() => return,
+                m = messages.next() => m,
             };
             match msg {
                 Some(Ok(msg)) => handle(&notifier, &client, &settings, &db, &metrics, msg).await,

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -16,7 +17,7 @@ use shellgate_shared::db::models::NotifierRow;
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::NotifierId;
 use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::context::ApproverContext;
 use crate::notifier::{self, Notifier, NotifySettings, Target};
@@ -79,7 +80,8 @@ pub fn url_hint(url: &url::Url) -> String {
 }
 
 /// Tells every approver replica that the notifiers changed (best effort: each also re-reads
-/// them on a timer).
+/// them on a timer), and applies the change on this replica before returning, so that an event
+/// raised after the API answered is delivered as changed (a regenerated secret signs it).
 pub async fn announce(ctx: &ApproverContext) {
     let client = &ctx.bus.client;
     if let Err(e) = client
@@ -87,10 +89,45 @@ pub async fn announce(ctx: &ApproverContext) {
         .await
     {
         tracing::warn!(error = %e, "cannot announce a notifier change; replicas pick it up on their next reload");
-        return;
-    }
-    if let Err(e) = client.flush().await {
+    } else if let Err(e) = client.flush().await {
         tracing::warn!(error = %e, "notifier change announcement not flushed");
+    }
+    ctx.notifier_sync.apply_here().await;
+}
+
+/// How long an API change waits for this replica's notifiers to follow it.
+const APPLY_WAIT: Duration = Duration::from_secs(5);
+
+/// Lets the API wait until this replica's supervisor has re-read the notifiers.
+pub struct NotifierSync {
+    requested: AtomicU64,
+    wake: Notify,
+    done: watch::Sender<u64>,
+}
+
+impl Default for NotifierSync {
+    fn default() -> Self {
+        Self {
+            requested: AtomicU64::new(0),
+            wake: Notify::new(),
+            done: watch::Sender::new(0),
+        }
+    }
+}
+
+impl NotifierSync {
+    /// Asks the supervisor to re-read the notifiers and waits (at most [`APPLY_WAIT`]) until a
+    /// re-read that started after this call has finished.
+    pub async fn apply_here(&self) {
+        let want = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut done = self.done.subscribe();
+        self.wake.notify_one();
+        if tokio::time::timeout(APPLY_WAIT, done.wait_for(|d| *d >= want))
+            .await
+            .is_err()
+        {
+            tracing::warn!("this replica's notifiers did not follow a change in time; they will on the next reload");
+        }
     }
 }
 
@@ -141,7 +178,13 @@ pub async fn supervise(ctx: Arc<ApproverContext>, mut shutdown: watch::Receiver<
     };
     let mut running = HashMap::new();
     loop {
+        let requested = ctx.notifier_sync.requested.load(Ordering::SeqCst);
         reconcile(&ctx, &mut running).await;
+        ctx.notifier_sync.done.send_if_modified(|d| {
+            let advanced = requested > *d;
+            *d = (*d).max(requested);
+            advanced
+        });
         let change = async {
             match changes.as_mut() {
                 Some(sub) => sub.next().await.is_some(),
@@ -151,6 +194,7 @@ pub async fn supervise(ctx: Arc<ApproverContext>, mut shutdown: watch::Receiver<
         tokio::select! {
             more = change => if !more { changes = None },
             () = tokio::time::sleep(reload) => {}
+            () = ctx.notifier_sync.wake.notified() => {}
             _ = shutdown.changed() => break,
         }
     }
