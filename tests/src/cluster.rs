@@ -191,6 +191,36 @@ impl Cluster {
         v["id"].as_str().expect("id").to_string()
     }
 
+    /// Creates an ssh target for a test server that logs in with a new ed25519 key (authorized on
+    /// the server) and has the server's host key pinned; returns its id.
+    pub async fn create_pinned_ssh_target(&self, sshd: &crate::sshd::Sshd, slug: &str) -> String {
+        let (private, public) = crate::sshd::user_key(sshd.dir.path(), "ed25519", None);
+        sshd.authorize(&public);
+        let id = self
+            .create_ssh_target(sshd, slug, json!({"type": "ssh_key", "privateKey": private}))
+            .await;
+        self.pin_host_key(&id, &sshd.host_key()).await;
+        id
+    }
+
+    /// Starts `POST /ssh/<slug>/exec` with `Accept: text/event-stream` over a raw socket (dropping
+    /// the socket really closes the connection, as an agent hanging up does) and returns it.
+    pub async fn ssh_exec_raw_stream(&self, slug: &str, token: &str, body: &Value) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt as _;
+        let body = body.to_string();
+        let addr = self.gateway().trim_start_matches("http://").to_string();
+        let mut sock = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect to the gateway");
+        let request = format!(
+            "POST /ssh/{slug}/exec HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Accept: text/event-stream\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        sock.write_all(request.as_bytes()).await.expect("send the request");
+        sock
+    }
+
     /// Pins the test server's host key for a target.
     pub async fn pin_host_key(&self, target_id: &str, public_key: &str) {
         let (status, v) = self

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use shellgate_tests::Cluster;
 use shellgate_tests::client::read_body;
-use shellgate_tests::sshd::{Sshd, user_key};
+use shellgate_tests::sshd::Sshd;
 use shellgate_tests::upstream::Upstream;
 
 /// An agent request to `/gateway/<slug><path>`: status and JSON body (Null when not JSON).
@@ -127,15 +127,9 @@ async fn an_http_approval_runs_only_on_its_own_target_at_its_own_address() {
 async fn an_ssh_approval_runs_only_on_its_own_server_at_its_own_address() {
     let sshd = Sshd::start();
     let c = Cluster::up().await;
-    let (private, public) = user_key(sshd.dir.path(), "ed25519", None);
-    sshd.authorize(&public);
     let mut ids = Vec::new();
     for slug in ["one", "two"] {
-        let id = c
-            .create_ssh_target(&sshd, slug, json!({"type": "ssh_key", "privateKey": private}))
-            .await;
-        c.pin_host_key(&id, &sshd.host_key()).await;
-        ids.push(id);
+        ids.push(c.create_pinned_ssh_target(&sshd, slug).await);
     }
     let (_, token) = c.create_token(&[&ids[0], &ids[1]]).await;
     // `rm -rf` needs a human; the marker (written as the SSH user) shows whether the command ran.

@@ -38,12 +38,18 @@ fn code(body: &str) -> String {
         .to_string()
 }
 
-#[actix_web::test]
-async fn path_parameters_queries_upgrades_and_override_headers() {
+/// An upstream, a cluster with an HTTP target `api` for it, and a token for that target.
+async fn setup() -> (Upstream, Cluster, String) {
     let up = Upstream::start();
     let c = Cluster::up().await;
     let id = c.create_http_target("api", &up.url, None).await;
     let (_, token) = c.create_token(&[&id]).await;
+    (up, c, token)
+}
+
+#[actix_web::test]
+async fn path_parameters_queries_upgrades_and_override_headers() {
+    let (up, c, token) = setup().await;
     let gw = c.gateway();
     let auth = format!("Host: x\r\nAuthorization: Bearer {token}");
     let refused = [
@@ -124,10 +130,7 @@ async fn path_parameters_queries_upgrades_and_override_headers() {
 
 #[actix_web::test]
 async fn every_refusal_carries_a_request_id_and_the_admin_key_is_checked_first() {
-    let up = Upstream::start();
-    let c = Cluster::up().await;
-    let id = c.create_http_target("api", &up.url, None).await;
-    let (_, token) = c.create_token(&[&id]).await;
+    let (_up, c, token) = setup().await;
     let gw = c.gateway();
     let auth = format!("Host: x\r\nAuthorization: Bearer {token}");
     for (head, status) in [

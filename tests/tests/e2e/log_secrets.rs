@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use shellgate_tests::Cluster;
-use shellgate_tests::sshd::{Sshd, user_key};
+use shellgate_tests::sshd::Sshd;
 use shellgate_tests::upstream::Upstream;
 
 #[actix_web::test]
@@ -12,12 +12,7 @@ async fn commands_and_bodies_stay_out_of_logs_even_at_trace_level() {
     let sshd = Sshd::start();
     let up = Upstream::start();
     let c = Cluster::up_with(&[("RUST_LOG", "trace")]).await;
-    let (private, public) = user_key(sshd.dir.path(), "ed25519", None);
-    sshd.authorize(&public);
-    let ssh = c
-        .create_ssh_target(&sshd, "box", json!({"type": "ssh_key", "privateKey": private}))
-        .await;
-    c.pin_host_key(&ssh, &sshd.host_key()).await;
+    let ssh = c.create_pinned_ssh_target(&sshd, "box").await;
     let api = c.create_http_target("api", &up.url, None).await;
     let (_, token) = c.create_token(&[&ssh, &api]).await;
     let canary = |what: &str| format!("CANARY{what}{}", uuid::Uuid::new_v4().simple());

@@ -418,16 +418,9 @@ async fn output_streams_as_events_in_order_and_a_closed_client_cancels_the_comma
     // Closing the connection cancels the remote command.
     // (Over a raw socket, so that dropping it really closes the connection.)
     let secs = unique_seconds();
-    let body = json!({"command": format!("echo go; sleep {secs}"), "timeout": 50}).to_string();
-    let addr = c.gateway().trim_start_matches("http://").to_string();
-    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let request = format!(
-        "POST /ssh/box/exec HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Accept: text/event-stream\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    sock.write_all(request.as_bytes()).await.unwrap();
+    let body = json!({"command": format!("echo go; sleep {secs}"), "timeout": 50});
+    let mut sock = c.ssh_exec_raw_stream("box", &token, &body).await;
+    use tokio::io::AsyncReadExt as _;
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
     while !String::from_utf8_lossy(&seen).contains("event: stdout") {

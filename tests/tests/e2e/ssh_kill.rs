@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use shellgate_tests::Cluster;
-use shellgate_tests::sshd::{Sshd, process_running, user_key};
+use shellgate_tests::sshd::{Sshd, process_running};
 
 /// A distinct `sleep` duration per use, so `pgrep -f "sleep N"` finds only this test's processes.
 fn unique_seconds() -> u64 {
@@ -14,14 +14,15 @@ fn unique_seconds() -> u64 {
 }
 
 async fn ssh_target(c: &Cluster, sshd: &Sshd) -> String {
-    let (private, public) = user_key(sshd.dir.path(), "ed25519", None);
-    sshd.authorize(&public);
-    let id = c
-        .create_ssh_target(sshd, "box", json!({"type": "ssh_key", "privateKey": private}))
-        .await;
-    c.pin_host_key(&id, &sshd.host_key()).await;
-    let (_, token) = c.create_token(&[&id]).await;
-    token
+    let id = c.create_pinned_ssh_target(sshd, "box").await;
+    c.create_token(&[&id]).await.1
+}
+
+/// The `sleep <n>` a command starts: what `pgrep -f` looks for.
+fn sleeper(command: &str) -> String {
+    let n = command.split("sleep ").nth(1).unwrap_or_default();
+    let digits: String = n.chars().take_while(char::is_ascii_digit).collect();
+    format!("sleep {digits}")
 }
 
 /// Commands that each leave `sleep <n>` processes behind unless the whole tree is killed.
@@ -65,14 +66,7 @@ async fn a_timed_out_command_leaves_no_process_behind() {
             async move {
                 // A distinct needle per command.
                 let command = command.replace("sleep ", &format!("sleep {i}"));
-                let n = command
-                    .split("sleep ")
-                    .nth(1)
-                    .unwrap()
-                    .split(|ch: char| !ch.is_ascii_digit())
-                    .next()
-                    .unwrap()
-                    .to_string();
+                let needle = sleeper(&command);
                 let started = Instant::now();
                 let (status, v) = c
                     .ssh_exec("box", token, json!({"command": command, "timeout": 2}))
@@ -93,7 +87,7 @@ async fn a_timed_out_command_leaves_no_process_behind() {
                     started.elapsed()
                 );
                 assert!(
-                    gone_within(&format!("sleep {n}"), Duration::from_secs(8)).await,
+                    gone_within(&needle, Duration::from_secs(8)).await,
                     "{what}: a process survived the timeout"
                 );
             }
@@ -107,35 +101,19 @@ async fn a_cancelled_command_leaves_no_process_behind() {
     let c = Cluster::up().await;
     let token = ssh_target(&c, &sshd).await;
     for (what, command) in stubborn_commands(unique_seconds()).into_iter().take(3) {
-        let n = command
-            .split("sleep ")
-            .nth(1)
-            .unwrap()
-            .split(|ch: char| !ch.is_ascii_digit())
-            .next()
-            .unwrap()
-            .to_string();
-        // A streaming agent that hangs up (over a raw socket, so dropping it closes the
-        // connection): the gateway sees it go and the executor cancels the command.
-        let body = json!({"command": command, "timeout": 50}).to_string();
-        let addr = c.gateway().trim_start_matches("http://").to_string();
-        let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        let request = format!(
-            "POST /ssh/box/exec HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-             Accept: text/event-stream\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        use tokio::io::AsyncWriteExt as _;
-        sock.write_all(request.as_bytes()).await.unwrap();
+        let needle = sleeper(&command);
+        // A streaming agent that hangs up: the gateway sees it go and the executor cancels.
+        let sock = c
+            .ssh_exec_raw_stream("box", &token, &json!({"command": command, "timeout": 50}))
+            .await;
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !process_running(&format!("sleep {n}")) {
+        while !process_running(&needle) {
             assert!(Instant::now() < deadline, "{what}: the command did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         drop(sock);
-        assert!(process_running(&format!("sleep {n}")), "{what}: not started");
         assert!(
-            gone_within(&format!("sleep {n}"), Duration::from_secs(10)).await,
+            gone_within(&needle, Duration::from_secs(10)).await,
             "{what}: a process survived the cancel"
         );
     }
