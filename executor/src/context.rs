@@ -9,6 +9,7 @@ use shellgate_shared::db::DbPool;
 use shellgate_shared::guards::Guards;
 use shellgate_shared::metrics::Metrics;
 
+use crate::scrub::PatternCache;
 use crate::targets::TargetCache;
 
 pub struct ExecutorContext {
@@ -18,6 +19,8 @@ pub struct ExecutorContext {
     pub db: DbPool,
     pub vault: VaultSecretKey,
     pub targets: Arc<TargetCache>,
+    /// Compiled scrubber patterns per credential version.
+    pub scrub_patterns: PatternCache,
     pub guards: Arc<Guards>,
     pub stream: StreamSettings,
     pub settings: Settings,
@@ -39,6 +42,7 @@ impl ExecutorContext {
             targets: Arc::new(TargetCache::new(std::time::Duration::from_millis(
                 settings.auth_cache_ttl_ms,
             ))),
+            scrub_patterns: PatternCache::default(),
             stream: settings.stream(),
             settings: settings.clone(),
             metrics,

@@ -169,7 +169,14 @@ async fn run(
             ));
         }
     };
-    let scrubber = Scrubber::new(credential.as_ref().map(Credential::scrub_needles).unwrap_or_default());
+    let scrubber = match (&credential, &resolved.credential) {
+        (Some(c), Some(sealed)) => Scrubber::with(ctx.scrub_patterns.get(
+            sealed.target_id,
+            sealed.updated_at.unix_timestamp_nanos(),
+            || c.scrub_needles(),
+        )),
+        _ => Scrubber::new(Vec::new()),
+    };
     drop(credential);
 
     let send = match req.body {

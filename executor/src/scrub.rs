@@ -3,16 +3,21 @@
 //! Across chunk boundaries it holds back only the shortest tail that could still begin a
 //! credential, so event streams are not delayed.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use aho_corasick::{AhoCorasick, MatchKind};
 use bytes::{Bytes, BytesMut};
+use shellgate_shared::ids::TargetId;
 
-pub struct Scrubber {
+/// The compiled forms of one credential: built once per credential version and shared by every
+/// response scrubbed for it (building the automaton per request cost more than the scan).
+pub struct Patterns {
     ac: Option<AhoCorasick>,
     needles: Vec<Vec<u8>>,
-    held: BytesMut,
 }
 
-impl Scrubber {
+impl Patterns {
     pub fn new(needles: Vec<Vec<u8>>) -> Self {
         let ac = if needles.is_empty() {
             None
@@ -22,19 +27,65 @@ impl Scrubber {
                 .build(&needles)
                 .ok()
         };
+        Self { ac, needles }
+    }
+}
+
+/// Compiled patterns by target and credential version (a changed credential has a new version,
+/// so an entry is never stale; the map starts over past its bound).
+#[derive(Default)]
+pub struct PatternCache {
+    entries: Mutex<HashMap<(TargetId, i128), Arc<Patterns>>>,
+}
+
+/// Upper bound on cached credentials.
+const MAX_PATTERNS: usize = 10_000;
+
+impl PatternCache {
+    /// The patterns of this target's credential at `version`, built from `needles` if new.
+    pub fn get(&self, target: TargetId, version: i128, needles: impl FnOnce() -> Vec<Vec<u8>>) -> Arc<Patterns> {
+        if let Some(p) = self
+            .entries
+            .lock()
+            .ok()
+            .and_then(|e| e.get(&(target, version)).cloned())
+        {
+            return p;
+        }
+        let patterns = Arc::new(Patterns::new(needles()));
+        if let Ok(mut e) = self.entries.lock() {
+            if e.len() >= MAX_PATTERNS {
+                e.clear();
+            }
+            e.insert((target, version), patterns.clone());
+        }
+        patterns
+    }
+}
+
+pub struct Scrubber {
+    patterns: Arc<Patterns>,
+    held: BytesMut,
+}
+
+impl Scrubber {
+    pub fn new(needles: Vec<Vec<u8>>) -> Self {
+        Self::with(Arc::new(Patterns::new(needles)))
+    }
+
+    pub fn with(patterns: Arc<Patterns>) -> Self {
         Self {
-            ac,
-            needles,
+            patterns,
             held: BytesMut::new(),
         }
     }
 
     pub fn is_active(&self) -> bool {
-        self.ac.is_some()
+        self.patterns.ac.is_some()
     }
 
     fn mask(&self, buf: &mut [u8]) {
-        if let Some(ac) = &self.ac {
+        if let Some(ac) = &self.patterns.ac {
             let spans: Vec<_> = ac.find_iter(&*buf).map(|m| m.span()).collect();
             for s in spans {
                 buf[s.start..s.end].fill(b'*');
@@ -45,7 +96,7 @@ impl Scrubber {
     /// Longest suffix of `buf` that is a proper prefix of some needle.
     fn holdback(&self, buf: &[u8]) -> usize {
         let mut best = 0;
-        for n in &self.needles {
+        for n in &self.patterns.needles {
             let max = (n.len() - 1).min(buf.len());
             for k in (best + 1..=max).rev() {
                 if buf[buf.len() - k..] == n[..k] {
@@ -59,7 +110,7 @@ impl Scrubber {
 
     /// Bytes that are safe to emit now.
     pub fn push(&mut self, chunk: Bytes) -> Bytes {
-        if self.ac.is_none() {
+        if self.patterns.ac.is_none() {
             return chunk;
         }
         self.held.extend_from_slice(&chunk);
@@ -123,6 +174,25 @@ mod tests {
     fn partial_prefix_at_end_is_released() {
         let (out, _) = run(&["SECRET-123"], &["ends with SECR"]);
         assert_eq!(out, "ends with SECR");
+    }
+
+    #[test]
+    fn patterns_are_built_once_per_credential_version() {
+        let cache = PatternCache::default();
+        let target = TargetId::new();
+        let mut built = 0;
+        let mut get = |version| {
+            cache.get(target, version, || {
+                built += 1;
+                vec![b"SECRET-123".to_vec()]
+            })
+        };
+        let (a, b, c) = (get(1), get(1), get(2));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(built, 2);
+        let mut s = Scrubber::with(a);
+        assert_eq!(&s.push(Bytes::from_static(b"x SECRET-123 y"))[..], b"x ********** y");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use super::pool::{ConnectError, Endpoint, Lease, SshPools};
 use crate::context::ExecutorContext;
 use crate::intake::{InFlight, Opened, open_credential, open_request, resolve_target};
-use crate::scrub::Scrubber;
+use crate::scrub::{Patterns, Scrubber};
 
 /// After a timeout or a cancel the channel gets TERM (the wrapper's `timeout` passes it to the
 /// command's whole process group, and KILLs the group `KILL_AFTER_SECS` later), then KILL this
@@ -91,7 +91,11 @@ async fn run(
         )
     })?;
     let credential = open_credential(ctx, sealed)?;
-    let needles = credential.scrub_needles();
+    let patterns = ctx
+        .scrub_patterns
+        .get(sealed.target_id, sealed.updated_at.unix_timestamp_nanos(), || {
+            credential.scrub_needles()
+        });
     let endpoint = Endpoint {
         target_id: target.id,
         host: target.ssh_host.clone().ok_or_else(misconfigured)?,
@@ -117,7 +121,7 @@ async fn run(
         ssh.exit_code = tracing::field::Empty,
         ssh.signal = tracing::field::Empty,
     );
-    let outcome = call(ctx, pools, &req, endpoint, &needles, tx, started)
+    let outcome = call(ctx, pools, &req, endpoint, &patterns, tx, started)
         .instrument(span.clone())
         .await?;
     if let Some(exit) = outcome {
@@ -140,7 +144,7 @@ async fn call(
     pools: &SshPools,
     req: &SshExecRequest,
     endpoint: Endpoint,
-    needles: &[Vec<u8>],
+    patterns: &Arc<Patterns>,
     tx: &mut Sender,
     started: Instant,
 ) -> Result<Option<SshExit>, StreamFailure> {
@@ -152,7 +156,7 @@ async fn call(
         }
     };
     drop(endpoint);
-    execute(ctx, req, &mut lease, needles, tx, started).await
+    execute(ctx, req, &mut lease, patterns, tx, started).await
 }
 
 /// Records a key the server presented that is not accepted, and says why nothing ran.
@@ -253,7 +257,7 @@ async fn execute(
     ctx: &ExecutorContext,
     req: &SshExecRequest,
     lease: &mut Lease,
-    needles: &[Vec<u8>],
+    patterns: &Arc<Patterns>,
     tx: &mut Sender,
     started: Instant,
 ) -> Result<Option<SshExit>, StreamFailure> {
@@ -313,8 +317,8 @@ async fn execute(
         })
     };
     let cap = ctx.settings.ssh_output_cap_bytes;
-    let mut stdout = Output::new(SSH_STDOUT, cap, Scrubber::new(needles.to_vec()));
-    let mut stderr = Output::new(SSH_STDERR, cap, Scrubber::new(needles.to_vec()));
+    let mut stdout = Output::new(SSH_STDOUT, cap, Scrubber::with(patterns.clone()));
+    let mut stderr = Output::new(SSH_STDERR, cap, Scrubber::with(patterns.clone()));
     let mut exit = SshExit {
         reused_connection: lease.reused,
         ..SshExit::default()
