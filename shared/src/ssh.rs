@@ -156,23 +156,31 @@ pub const KILL_AFTER_SECS: u64 = 2;
 /// What the executor asks the server to run: Shellgate's own wrapper around the agent's `script`
 /// (which the guard judged, and which runs exactly as it is, in the user's login shell, with the
 /// channel's stdin). The wrapper is the SSH session's leader, so the command's processes share
-/// its process group. On TERM (the executor's signal at a timeout or a cancel) it sends TERM to
-/// the whole group and KILL [`KILL_AFTER_SECS`] later: children that ignore TERM, background
-/// children and deep trees die with it. A watchdog in the group does the same at `deadline_secs`
-/// even if the executor or its connection is gone by then, and ends anything the command left
-/// running in the group. Only a process that starts a session of its own (`setsid`, the init
-/// system) outlives its command. A command killed by a signal is reported as such: the wrapper
-/// ends by the same signal. Plain POSIX shell (sh, dash, bash, zsh, ksh) with `kill` and `sleep`.
+/// its process group:
+/// - on TERM (the executor's signal at a timeout or a cancel) it sends TERM to the whole group and
+///   KILL [`KILL_AFTER_SECS`] later: children that ignore TERM, background children and deep
+///   trees die with it;
+/// - when the command's shell exits, whatever it left running in the group gets the same;
+/// - a watchdog in the group does the same at `deadline_secs`, even if the executor or its
+///   connection is gone by then.
+///
+/// Only a process that starts a session of its own (`setsid`, the init system) outlives its
+/// command. A command killed by a signal is reported as such: the wrapper ends by the same signal.
+/// Plain POSIX shell (sh, dash, bash, zsh, ksh) with `kill` and `sleep`. The watchdog handles TERM
+/// (rather than ignoring it, which its `sleep` would inherit) so that a group TERM wakes it to send
+/// the KILL.
 pub fn wrapped_script(script: &str, deadline_secs: u64) -> String {
     let k = KILL_AFTER_SECS;
     let quoted = shell_quote(script);
     format!(
         "exec 3<&0\n\
-         (trap '' TERM INT HUP; sleep {deadline_secs}; kill -TERM -$$; sleep {k}; kill -KILL -$$) </dev/null >/dev/null 2>&1 3<&- &\n\
+         (trap : TERM INT HUP; sleep {deadline_secs}; kill -TERM -$$ 2>/dev/null; sleep {k}; kill -KILL -$$ 2>/dev/null) </dev/null >/dev/null 2>&1 3<&- &\n\
          trap 'trap \"\" TERM; kill -TERM -$$; sleep {k}; kill -KILL -$$' TERM\n\
          \"${{SHELL:-/bin/sh}}\" -c {quoted} 0<&3 3<&- &\n\
          wait $!\n\
          s=$?\n\
+         trap '' TERM\n\
+         kill -TERM -$$ 2>/dev/null\n\
          trap - TERM\n\
          if [ \"$s\" -gt 128 ] && [ \"$s\" -lt 160 ]; then kill -$((s - 128)) $$; fi\n\
          exit $s\n"
