@@ -10,7 +10,8 @@ use actix_web::{HttpMessage, HttpRequest};
 use shellgate_shared::client_addr::ClientAddr;
 use shellgate_shared::ids::RequestId;
 
-use crate::proxy::REQUEST_ID_HEADER;
+/// The header every answer carries the request's id in.
+pub const REQUEST_ID_HEADER: &str = "x-shellgate-request-id";
 
 /// The id of this request (the one its answer and audit record carry).
 pub fn request_id(req: &HttpRequest) -> RequestId {

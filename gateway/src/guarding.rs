@@ -4,19 +4,20 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::json;
 use shellgate_shared::approval::{ApprovalView, canonical_http};
 use shellgate_shared::bus::messages::HttpExecRequest;
 use shellgate_shared::guard::{Decision, HttpRequestView, QueryApi, Verdict};
-use shellgate_shared::ids::ApprovalId;
+use shellgate_shared::ids::{ApprovalId, RequestId};
 use shellgate_shared::metrics::VerdictLabels;
 
 use crate::approvals::{Ruling, consume, create_approval, wait_for_decision};
 use crate::auth::{Grant, Principal};
 use crate::context::GatewayContext;
+use crate::edge::REQUEST_ID_HEADER;
 use crate::error::ApiError;
 
 pub const APPROVAL_HEADER: &str = "x-shellgate-approval";
@@ -267,4 +268,25 @@ pub async fn approve(
         return Ok(Approved::Held(Box::new(decided)));
     }
     Ok(Approved::Held(Box::new(approval)))
+}
+
+/// The 202 for a request that waits for a human (the seed's shape plus the approval's id,
+/// expiry and where to poll).
+pub(crate) fn held(approval: &ApprovalView, request_id: RequestId) -> HttpResponse {
+    let expires_at = approval
+        .expires_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    HttpResponse::Accepted()
+        .insert_header((REQUEST_ID_HEADER, request_id.to_string()))
+        .json(serde_json::json!({
+            "status": "approval_required",
+            "reason": approval.reason,
+            "matched": approval.matched,
+            "rule": approval.rule,
+            "request": approval.request,
+            "approval_id": approval.id,
+            "expires_at": expires_at,
+            "poll_url": format!("/approvals/{}", approval.id),
+        }))
 }

@@ -4,14 +4,17 @@
 //! SSH commands (`POST /ssh/:target/exec`) take the same way to an executor of the target's pool.
 //! It never holds a decrypted credential (it has no vault key at all).
 
+pub mod admit;
 pub mod approvals;
+pub mod audit;
 pub mod auth;
 pub mod context;
 pub mod edge;
 pub mod error;
+pub mod exec_stream;
 pub mod guarding;
 pub mod handlers;
-pub mod proxy;
+pub mod http;
 pub mod routes;
 pub mod ssh;
 

@@ -18,11 +18,13 @@ use shellgate_shared::guard::Verdict;
 use shellgate_shared::ids::RequestId;
 use shellgate_shared::ssh::{ExecBody, ExecSpec, remote_script};
 
-use crate::auth::bearer;
+use crate::admit::{TargetKind, admit};
+use crate::audit::AuditDraft;
 use crate::context::GatewayContext;
+use crate::edge::REQUEST_ID_HEADER;
 use crate::error::ApiError;
-use crate::guarding::{Approved, Bound, approve, read_bounded, record};
-use crate::proxy::{AuditDraft, Opened, REQUEST_ID_HEADER, held, open_stream, stream_error};
+use crate::exec_stream::{Opened, open_stream, stream_error};
+use crate::guarding::{Approved, Bound, approve, held, read_bounded, record};
 
 /// Commands (with their stdin) up to this size are guarded on the request's own thread.
 const INLINE_GUARD_BYTES: usize = 8 * 1024;
@@ -77,14 +79,6 @@ fn wants_events(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.contains("text/event-stream"))
 }
 
-fn valid_slug(slug: &str) -> bool {
-    !slug.is_empty()
-        && slug.len() <= 63
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
 /// Authenticates, validates, judges and hands the command to an executor; returns once the
 /// command runs on the server (or is held for a human, or refused).
 async fn run(
@@ -95,24 +89,8 @@ async fn run(
     draft: &mut AuditDraft,
     request_id: RequestId,
 ) -> Result<Started, ApiError> {
-    if req.headers().contains_key(header::UPGRADE) {
-        return Err(ApiError::UpgradeNotSupported);
-    }
-    if !valid_slug(slug) {
-        return Err(ApiError::TargetNotFound);
-    }
-    draft.event.target_slug = Some(slug.to_string());
-    let token = bearer(req)?;
-    let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, token).await?;
-    draft.event.token_id = Some(principal.token_id());
-    let grant = principal.grant(slug)?;
-    if grant.kind != "ssh" {
-        return Err(ApiError::TargetNotFound);
-    }
-    draft.event.target_id = Some(grant.target_id);
-    if !grant.enabled {
-        return Err(ApiError::TargetDisabled);
-    }
+    let (principal, grant) = admit(ctx, req, slug, TargetKind::Ssh, draft).await?;
+    let grant = &grant;
     let body = read_bounded(&mut payload, ctx.ssh.max_request_bytes, |max| {
         ApiError::PayloadTooLarge(max as u64)
     })

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::context::GatewayContext;
 use crate::error::ApiError;
-use crate::proxy;
+use crate::http;
 
 /// `ANY /gateway/{target}/{path…}`: the agent HTTP path.
 pub async fn forward_request(
@@ -12,5 +12,5 @@ pub async fn forward_request(
     payload: web::Payload,
     ctx: web::Data<Arc<GatewayContext>>,
 ) -> Result<HttpResponse, ApiError> {
-    proxy::forward(ctx.get_ref().clone(), req, payload).await
+    http::forward(ctx.get_ref().clone(), req, payload).await
 }
