@@ -11,7 +11,7 @@ use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{AckPolicy, Consumer, DeliverPolicy, pull};
 use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
-use shellgate_shared::approval::ApprovalEvent;
+use shellgate_shared::approval::{ApprovalEvent, ApprovalEventKind};
 use shellgate_shared::bus::Bus;
 use shellgate_shared::config::Settings;
 use shellgate_shared::db::{DbPool, queries};
@@ -227,7 +227,7 @@ async fn handle(
             let letter = queries::notifications::NewDeadLetter {
                 notifier: &notifier.name,
                 approval_id: event.approval.id,
-                event: &event.event,
+                event: event.event.as_str(),
                 attempts: i32::try_from(attempt).unwrap_or(i32::MAX),
                 last_error: &error,
                 payload: &payload,
@@ -358,13 +358,12 @@ fn slack_escape(s: &str) -> String {
 
 fn slack_text(event: &ApprovalEvent, slug: &str, review: Option<&str>) -> String {
     let a = &event.approval;
-    let headline = match event.event.as_str() {
-        "requested" => "Approval needed",
-        "approved" => "Approved",
-        "denied" => "Denied",
-        "expired" => "Expired",
-        "used" => "Approved request ran",
-        other => other,
+    let headline = match event.event {
+        ApprovalEventKind::Requested => "Approval needed",
+        ApprovalEventKind::Approved => "Approved",
+        ApprovalEventKind::Denied => "Denied",
+        ApprovalEventKind::Expired => "Expired",
+        ApprovalEventKind::Used => "Approved request ran",
     };
     let mut text = format!(
         "*Shellgate: {headline}* ({kind} on `{slug}`)\n```{summary}```\n{reason}",

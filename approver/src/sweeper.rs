@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shellgate_shared::approval::{ApprovalEvent, ApprovalView};
+use shellgate_shared::approval::{ApprovalEvent, ApprovalEventKind, ApprovalView};
 use shellgate_shared::audit::publisher::AuditPublisher;
 use shellgate_shared::audit::{AuditEvent, Outcome};
 use shellgate_shared::bus::Bus;
@@ -36,10 +36,7 @@ pub async fn run(db: DbPool, bus: Bus, audit: AuditPublisher, metrics: Metrics, 
                 for row in rows {
                     let view = ApprovalView::from(row);
                     audit.publish(AuditEvent::for_approval(&view, Outcome::Expired, None));
-                    let event = ApprovalEvent {
-                        event: "expired".into(),
-                        approval: view,
-                    };
+                    let event = ApprovalEvent::new(ApprovalEventKind::Expired, view);
                     if let Err(e) = bus.publish_approval_event(&event).await {
                         tracing::warn!(error = %e, "cannot announce approval expiry");
                     }

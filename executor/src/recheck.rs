@@ -5,7 +5,7 @@
 //! cannot make a dangerous request run, nor one approved elsewhere.
 
 use bytes::Bytes;
-use shellgate_shared::approval::{TargetBinding, canonical_http, canonical_ssh, target_address};
+use shellgate_shared::approval::{ApprovalStatus, TargetBinding, canonical_http, canonical_ssh, target_address};
 use shellgate_shared::bus::messages::{BodyMode, HttpExecRequest, SshExecRequest, StreamFailure};
 use shellgate_shared::db::models::Target;
 use shellgate_shared::db::queries;
@@ -146,7 +146,7 @@ async fn approved(ctx: &ExecutorContext, req: &Binding, hash: Option<String>) ->
             // Consumed for this token and request, and just now (a replayed open message with an
             // old approval id is refused too).
             Some(a)
-                if a.status == "used"
+                if ApprovalStatus::parse(&a.status) == Some(ApprovalStatus::Used)
                     && a.token_id == req.token_id
                     && a.target_id == req.target_id
                     && a.request_hash == hash

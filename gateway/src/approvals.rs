@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use shellgate_shared::approval::{ApprovalEvent, ApprovalView};
+use shellgate_shared::approval::{
+    ApprovalEvent, ApprovalEventKind, ApprovalStatus, ApprovalView, UseRefusal, use_refusal,
+};
 use shellgate_shared::db::models::NewApproval;
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::{ApprovalId, TargetId, TokenId};
@@ -55,10 +57,7 @@ pub async fn create_approval(
             .map_err(db_unavailable)?
     };
     let view = ApprovalView::from(row);
-    let event = ApprovalEvent {
-        event: "requested".into(),
-        approval: view.clone(),
-    };
+    let event = ApprovalEvent::new(ApprovalEventKind::Requested, view.clone());
     if let Err(e) = ctx.bus.publish_approval_event(&event).await {
         // The approval exists in Postgres; the dashboard lists it even if this announcement is lost.
         tracing::error!(error = %e, approval_id = %view.id, "cannot announce approval request");
@@ -77,8 +76,8 @@ pub async fn find_for_token(ctx: &GatewayContext, id: ApprovalId, token: TokenId
     match row {
         Some(a) if a.token_id == token => Ok(ApprovalView::from(a)),
         _ => Err(ApiError::Approval(
-            "approval_not_found",
-            "no such approval for this token",
+            UseRefusal::NotFound.code(),
+            UseRefusal::NotFound.message(),
         )),
     }
 }
@@ -104,7 +103,7 @@ pub async fn wait_for_decision(
             ApiError::Unavailable("bus_unavailable")
         })?;
     let view = find_for_token(ctx, id, token).await?;
-    if view.status != "pending" {
+    if view.status != ApprovalStatus::Pending {
         return Ok(view);
     }
     let deadline = tokio::time::Instant::now() + wait.min(view_remaining(&view));
@@ -112,7 +111,7 @@ pub async fn wait_for_decision(
         match tokio::time::timeout_at(deadline, sub.next()).await {
             Ok(Some(msg)) => {
                 if let Ok(ev) = serde_json::from_slice::<ApprovalEvent>(&msg.payload)
-                    && ev.approval.status != "pending"
+                    && ev.approval.status != ApprovalStatus::Pending
                 {
                     return Ok(ev.approval);
                 }
@@ -144,10 +143,7 @@ pub async fn consume(
     {
         drop(conn);
         let view = ApprovalView::from(row);
-        let event = ApprovalEvent {
-            event: "used".into(),
-            approval: view.clone(),
-        };
+        let event = ApprovalEvent::new(ApprovalEventKind::Used, view.clone());
         if let Err(e) = ctx.bus.publish_approval_event(&event).await {
             tracing::warn!(error = %e, "cannot announce approval use");
         }
@@ -157,26 +153,8 @@ pub async fn consume(
         .await
         .map_err(db_unavailable)?;
     drop(conn);
-    let Some(row) = row.filter(|a| a.token_id == token) else {
-        return Err(ApiError::Approval(
-            "approval_not_found",
-            "no such approval for this token",
-        ));
-    };
-    let expired = row.expires_at <= OffsetDateTime::now_utc();
-    Err(match row.status.as_str() {
-        "used" => ApiError::Approval("approval_used", "this approval has already been used"),
-        // Expired is reported as expired, never as denied.
-        _ if expired || row.status == "expired" => ApiError::Approval("approval_expired", "this approval has expired"),
-        "denied" => ApiError::Approval("approval_denied", "a human denied this request"),
-        "pending" => ApiError::Approval("approval_pending", "no human has decided yet"),
-        _ if row.target_id != target => {
-            ApiError::Approval("approval_mismatch", "this approval is for a request to another target")
-        }
-        _ if row.request_hash != hash => ApiError::Approval(
-            "approval_mismatch",
-            "this approval is for a different request, or its target's address changed since",
-        ),
-        _ => ApiError::Approval("approval_mismatch", "this approval cannot be used for this request"),
-    })
+    let refusal = use_refusal(row.as_ref(), token, target, hash, OffsetDateTime::now_utc())
+        // Usable now yet not consumed a moment ago: a race with another use or an expiry.
+        .unwrap_or(UseRefusal::Used);
+    Err(ApiError::Approval(refusal.code(), refusal.message()))
 }

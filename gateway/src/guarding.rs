@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde_json::json;
-use shellgate_shared::approval::{ApprovalView, canonical_http};
+use shellgate_shared::approval::{ApprovalStatus, ApprovalView, canonical_http};
 use shellgate_shared::bus::messages::HttpExecRequest;
 use shellgate_shared::guard::{Decision, HttpRequestView, QueryApi, Verdict};
 use shellgate_shared::ids::{ApprovalId, RequestId};
@@ -255,14 +255,14 @@ pub async fn approve(
     let wait = requested_wait(req, ctx.max_approval_wait);
     if !wait.is_zero() {
         let decided = wait_for_decision(ctx, approval.id, token_id, wait).await?;
-        if decided.status == "approved" {
+        if decided.status == ApprovalStatus::Approved {
             consume(ctx, approval.id, token_id, grant.target_id, &hash).await?;
             return Ok(Approved::Run {
                 approval_id: Some(approval.id),
                 agent_confirmed: false,
             });
         }
-        if decided.status == "denied" {
+        if decided.status == ApprovalStatus::Denied {
             return Err(ApiError::Approval("approval_denied", "a human denied this request"));
         }
         return Ok(Approved::Held(Box::new(decided)));

@@ -1,5 +1,10 @@
-//! Approvals as the API and the bus show them, the events that announce their changes, and the
-//! canonical form of a request an approval is bound to.
+//! Approvals as the API and the bus show them, the events that announce their changes, their
+//! lifecycle (`lifecycle`: statuses, transitions, why one cannot be used), and the canonical form
+//! of a request an approval is bound to.
+
+mod lifecycle;
+
+pub use lifecycle::{ApprovalEventKind, ApprovalStatus, UseRefusal, use_refusal};
 
 use std::collections::BTreeMap;
 
@@ -23,8 +28,7 @@ pub struct ApprovalView {
     pub rule: Option<String>,
     pub reason: String,
     pub matched: Option<String>,
-    /// `pending`, `approved`, `denied`, `expired` or `used`.
-    pub status: String,
+    pub status: ApprovalStatus,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -39,12 +43,11 @@ pub struct ApprovalView {
 
 impl From<Approval> for ApprovalView {
     fn from(a: Approval) -> Self {
-        // A pending approval past its expiry is expired, whether or not the sweeper ran yet.
-        let status = if a.status == "pending" && a.expires_at <= OffsetDateTime::now_utc() {
-            "expired".to_string()
-        } else {
-            a.status
-        };
+        // A pending approval past its expiry is expired, whether or not the sweeper ran yet. A
+        // status the database cannot hold (its CHECK) would read as expired: never usable.
+        let status = ApprovalStatus::parse(&a.status)
+            .unwrap_or(ApprovalStatus::Expired)
+            .at(a.expires_at, OffsetDateTime::now_utc());
         Self {
             id: a.id,
             token_id: a.token_id,
@@ -70,8 +73,14 @@ impl From<Approval> for ApprovalView {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalEvent {
-    pub event: String,
+    pub event: ApprovalEventKind,
     pub approval: ApprovalView,
+}
+
+impl ApprovalEvent {
+    pub fn new(event: ApprovalEventKind, approval: ApprovalView) -> Self {
+        Self { event, approval }
+    }
 }
 
 /// The target an approval is bound to: its id and kind, and the address it had when the request

@@ -205,7 +205,7 @@ impl Bus {
     ) -> Result<(), async_nats::Error> {
         let subject = self
             .subjects
-            .approval_event(&event.approval.id.to_string(), &event.event);
+            .approval_event(&event.approval.id.to_string(), event.event.as_str());
         let payload = serde_json::to_vec(event)?;
         // Whoever handles the event (notifiers, dashboards) continues the trace of the request
         // or decision that caused it.

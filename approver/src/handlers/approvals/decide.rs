@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use shellgate_shared::approval::{ApprovalEvent, ApprovalView};
+use shellgate_shared::approval::{ApprovalEvent, ApprovalEventKind, ApprovalStatus, ApprovalView};
 use shellgate_shared::audit::{AuditEvent, Outcome};
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::ApprovalId;
@@ -76,7 +76,7 @@ async fn decide(
             .await?
             .ok_or(ApiError::NotFound("approval"))?;
         let view = ApprovalView::from(current);
-        let code = if view.status == "expired" {
+        let code = if view.status == ApprovalStatus::Expired {
             "approval_expired"
         } else {
             "approval_not_pending"
@@ -90,19 +90,16 @@ async fn decide(
         ctx.metrics.approver.approval_decision.observe(waited);
     }
     let (event, outcome) = if approve {
-        ("approved", Outcome::Approved)
+        (ApprovalEventKind::Approved, Outcome::Approved)
     } else {
-        ("denied", Outcome::Denied)
+        (ApprovalEventKind::Denied, Outcome::Denied)
     };
     ctx.audit.publish(AuditEvent::for_approval(&view, outcome, Some(&by)));
-    let announced = ApprovalEvent {
-        event: event.into(),
-        approval: view.clone(),
-    };
+    let announced = ApprovalEvent::new(event, view.clone());
     if let Err(e) = ctx.bus.publish_approval_event(&announced).await {
         // The decision stands (Postgres is the truth); waiting agents see it on their next poll.
         tracing::error!(error = %e, approval_id = %id, "cannot announce approval decision");
     }
-    tracing::info!(approval_id = %id, decision = event, by = %by, "approval decided");
+    tracing::info!(approval_id = %id, decision = %event, by = %by, "approval decided");
     Ok(HttpResponse::Ok().json(view))
 }

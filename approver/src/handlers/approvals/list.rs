@@ -2,15 +2,13 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use shellgate_shared::approval::ApprovalView;
+use shellgate_shared::approval::{ApprovalStatus, ApprovalView};
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::ApprovalId;
 
 use crate::auth::Admin;
 use crate::context::ApproverContext;
 use crate::error::{ApiError, parse_id};
-
-const STATUSES: &[&str] = &["pending", "approved", "denied", "expired", "used"];
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -26,14 +24,15 @@ pub async fn list_approvals(
     query: web::Query<ListApprovalsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    if let Some(s) = &q.status
-        && !STATUSES.contains(&s.as_str())
-    {
-        return Err(ApiError::validation(
-            "invalid_query",
-            "status must be pending, approved, denied, expired or used",
-        ));
-    }
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(ApprovalStatus::parse(s).ok_or_else(|| {
+            ApiError::validation(
+                "invalid_query",
+                "status must be pending, approved, denied, expired or used",
+            )
+        })?),
+    };
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::validation(
@@ -42,10 +41,10 @@ pub async fn list_approvals(
         ));
     }
     let mut conn = ctx.conn().await?;
-    let rows = queries::approvals::list_approvals(&mut conn, q.status.as_deref(), limit).await?;
+    let rows = queries::approvals::list_approvals(&mut conn, status, limit).await?;
     let views: Vec<ApprovalView> = rows.into_iter().map(ApprovalView::from).collect();
     // A pending approval past its expiry shows as expired even before the sweeper ran.
-    let views: Vec<ApprovalView> = match q.status.as_deref() {
+    let views: Vec<ApprovalView> = match status {
         Some(s) => views.into_iter().filter(|v| v.status == s).collect(),
         None => views,
     };
