@@ -12,12 +12,15 @@ pub mod credential;
 pub mod crypto;
 pub mod db;
 pub mod error;
-pub mod guard;
 pub mod guards;
 pub mod headers;
 pub mod health;
-pub mod http_path;
 pub mod ids;
 pub mod metrics;
 pub mod ssh;
 pub mod telemetry;
+
+/// The guard engine (crate `shellgate-guard`).
+pub use shellgate_guard as guard;
+/// Path safety for the agent HTTP path (in the guard crate, which judges paths too).
+pub use shellgate_guard::http_path;

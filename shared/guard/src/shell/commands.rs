@@ -6,11 +6,11 @@
 //! and command substitutions.
 
 use super::{Analyzer, Ctx, Output, join_fields};
-use crate::guard::code::{self, Lang};
-use crate::guard::glob::{DIRS, ONE, STAR, UNKNOWN};
-use crate::guard::rule::{Fact, Invocation, Signal, basename};
-use crate::guard::sql;
-use crate::guard::word::{Field, FieldBuilder, Taint, code_text, echo_decode, normalize_path, plain_text};
+use crate::code::{self, Lang};
+use crate::glob::{DIRS, ONE, STAR, UNKNOWN};
+use crate::rule::{Fact, Invocation, Signal, basename};
+use crate::sql;
+use crate::word::{Field, FieldBuilder, Taint, code_text, echo_decode, normalize_path, plain_text};
 
 /// Marks, in a pipeline's program list, a shell reading its commands from stdin.
 pub(super) const STDIN_SHELL: &str = "\u{0}stdin-shell";

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use brush_parser::{Parser, ParserOptions};
-use shellgate_shared::guard::Guard;
+use shellgate_guard::Guard;
 
 const ROUNDS: usize = 50;
 const MAX_LEN: usize = 8 * 1024;

@@ -9,12 +9,17 @@
 //! clients. Words are resolved first (quotes, escapes, `$'…'`, constant variables, aliases,
 //! brace expansion, paths), so `r''m -rf /` is `rm -rf /`. What cannot be resolved is at least
 //! `approve`. Rules are data (`Rule`, JSON), with a built-in pack admins extend or override.
-//! `docs/guard.md` documents the rule format and the default pack.
+//! `docs/guard.md` documents the rule format and the default pack. Its own crate
+//! (`shellgate-guard`): the only code that needs the shell parser, regex and aho-corasick, with
+//! its corpus, fuzz test and benchmark beside it; `shellgate-shared` re-exports it as `guard`
+//! (and the path-safety checks it shares with the transports as `http_path`) and keeps the
+//! per-target rule cache.
 
 mod code;
 mod glob;
 mod graphql;
 mod http;
+pub mod http_path;
 mod rule;
 mod shell;
 mod sql;
@@ -29,7 +34,7 @@ use rule::{CompiledRule, RuleSet};
 pub use rule::{Matcher, Rule, RuleKind, Signal};
 
 /// The built-in rule pack, as data.
-const BUILTIN_RULES: &str = include_str!("guard/rules.json");
+const BUILTIN_RULES: &str = include_str!("rules.json");
 
 /// Verdicts, ordered by severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 //! `"known_gap": true` is a documented limit (see docs/guard.md): it is listed, not failed.
 
 use serde::Deserialize;
-use shellgate_shared::guard::{Guard, HttpRequestView, QueryApi, Verdict};
+use shellgate_guard::{Guard, HttpRequestView, QueryApi, Verdict};
 
 #[derive(Debug, Deserialize)]
 struct Case {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use shellgate_shared::guard::Guard;
+use shellgate_guard::Guard;
 
 struct Rng(u64);
 
