@@ -199,14 +199,18 @@ pub async fn start_approver(
         ctx.metrics.clone(),
         stop_rx.clone(),
     ));
-    for notifier in shellgate_approver::notifier::configured(settings) {
-        let notify = shellgate_approver::notifier::NotifySettings::from_settings(settings);
-        let consumer =
-            shellgate_approver::notifier::prepare(&ctx.bus, &settings.nats_url, &notifier.consumer, notify.ack_wait())
-                .await?;
+    for notifier in shellgate_approver::notify::delivery::configured(settings) {
+        let notify = shellgate_approver::notify::delivery::NotifySettings::from_settings(settings);
+        let consumer = shellgate_approver::notify::delivery::prepare(
+            &ctx.bus,
+            &settings.nats_url,
+            &notifier.consumer,
+            notify.ack_wait(),
+        )
+        .await?;
         tracing::info!(notifier = %notifier.name, "approval notifications on");
         // awc: on this actix runtime.
-        actix_rt::spawn(shellgate_approver::notifier::run(
+        actix_rt::spawn(shellgate_approver::notify::delivery::run(
             notifier,
             consumer,
             notify,
@@ -216,7 +220,10 @@ pub async fn start_approver(
         ));
     }
     // The notifiers added through the API (awc too).
-    actix_rt::spawn(shellgate_approver::notifiers::supervise(ctx.clone(), stop_rx.clone()));
+    actix_rt::spawn(shellgate_approver::notify::registry::supervise(
+        ctx.clone(),
+        stop_rx.clone(),
+    ));
     let data = web::Data::new(ctx);
     let (addr, server) = serve(
         settings,

@@ -19,7 +19,7 @@ pub struct ApproverContext {
     pub metrics: Metrics,
     pub audit: AuditPublisher,
     /// Lets a notifier change through the API wait until this replica applied it.
-    pub notifier_sync: crate::notifiers::NotifierSync,
+    pub notifier_sync: crate::notify::registry::NotifierSync,
 }
 
 impl ApproverContext {
@@ -40,7 +40,7 @@ impl ApproverContext {
             settings: settings.clone(),
             metrics,
             audit,
-            notifier_sync: crate::notifiers::NotifierSync::default(),
+            notifier_sync: crate::notify::registry::NotifierSync::default(),
         })
     }
 

@@ -1,10 +1,9 @@
 pub mod approvals;
 pub mod audit;
+pub mod dead_letters;
 pub mod guard_rules;
 pub mod health;
-pub mod notifications;
 pub mod notifiers;
 pub mod permissions;
 pub mod targets;
 pub mod tokens;
-pub mod validate;

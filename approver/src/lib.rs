@@ -11,10 +11,10 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod handlers;
-pub mod notifier;
-pub mod notifiers;
+pub mod notify;
 pub mod routes;
 pub mod sweeper;
+pub mod validate;
 pub mod views;
 
 pub use context::ApproverContext;

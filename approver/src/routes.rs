@@ -4,7 +4,7 @@ use actix_web::middleware::from_fn;
 use actix_web::web;
 
 use crate::error::{json_config, query_config};
-use crate::handlers::{approvals, audit, guard_rules, health, notifications, notifiers, permissions, targets, tokens};
+use crate::handlers::{approvals, audit, dead_letters, guard_rules, health, notifiers, permissions, targets, tokens};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
@@ -70,7 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/notifiers/{id}", web::delete().to(notifiers::delete_notifier))
                 .route(
                     "/notifications/dead-letters",
-                    web::get().to(notifications::list_dead_letters),
+                    web::get().to(dead_letters::list_dead_letters),
                 )
                 .route("/audit", web::get().to(audit::list::list_audit))
                 .route("/guard/builtin", web::get().to(guard_rules::list_builtin_rules))

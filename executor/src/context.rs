@@ -6,7 +6,7 @@ use shellgate_shared::bus::Bus;
 use shellgate_shared::config::{Settings, StreamSettings};
 use shellgate_shared::crypto::VaultSecretKey;
 use shellgate_shared::db::DbPool;
-use shellgate_shared::guards::Guards;
+use shellgate_shared::guard_cache::GuardCache;
 use shellgate_shared::metrics::Metrics;
 
 use crate::scrub::PatternCache;
@@ -21,7 +21,7 @@ pub struct ExecutorContext {
     pub targets: Arc<TargetCache>,
     /// Compiled scrubber patterns per credential version.
     pub scrub_patterns: PatternCache,
-    pub guards: Arc<Guards>,
+    pub guard_cache: Arc<GuardCache>,
     pub stream: StreamSettings,
     pub settings: Settings,
     pub metrics: Metrics,
@@ -36,7 +36,7 @@ impl ExecutorContext {
             bus,
             db,
             vault,
-            guards: Arc::new(Guards::new(std::time::Duration::from_millis(
+            guard_cache: Arc::new(GuardCache::new(std::time::Duration::from_millis(
                 settings.auth_cache_ttl_ms,
             ))),
             targets: Arc::new(TargetCache::new(std::time::Duration::from_millis(

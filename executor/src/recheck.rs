@@ -49,7 +49,7 @@ pub async fn recheck_http(
         query_api,
     };
     let guard = ctx
-        .guards
+        .guard_cache
         .for_target(&ctx.db, req.target_id)
         .await
         .map_err(|_| refuse(503, "guard_unavailable", "the executor cannot load the guard rules"))?;
@@ -76,7 +76,7 @@ pub async fn recheck_http(
 /// The same for an SSH command: the guard judges the exact script the server will run.
 pub async fn recheck_ssh(ctx: &ExecutorContext, req: &SshExecRequest, target: &Target) -> Result<(), StreamFailure> {
     let guard = ctx
-        .guards
+        .guard_cache
         .for_target(&ctx.db, req.target_id)
         .await
         .map_err(|_| refuse(503, "guard_unavailable", "the executor cannot load the guard rules"))?;

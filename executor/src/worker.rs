@@ -49,7 +49,7 @@ pub async fn spawn_workers(ctx: Arc<ExecutorContext>, n: usize) -> anyhow::Resul
     }
     threads.push(crate::ssh::spawn_ssh_service(ctx.clone(), shutdown_rx.clone()).await?);
     tokio::spawn(ctx.targets.clone().follow_changes(ctx.bus.clone()));
-    ctx.guards
+    ctx.guard_cache
         .clone()
         .follow_changes(ctx.bus.clone())
         .await

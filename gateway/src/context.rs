@@ -7,7 +7,7 @@ use shellgate_shared::audit::publisher::AuditPublisher;
 use shellgate_shared::bus::Bus;
 use shellgate_shared::config::{Settings, StreamSettings};
 use shellgate_shared::db::DbPool;
-use shellgate_shared::guards::Guards;
+use shellgate_shared::guard_cache::GuardCache;
 use shellgate_shared::metrics::Metrics;
 
 use crate::auth::AuthCache;
@@ -29,7 +29,7 @@ pub struct GatewayContext {
     pub max_approval_wait: Duration,
     /// Largest body of a request that needs an approval (it is held and hashed).
     pub approval_max_body_bytes: usize,
-    pub guards: Arc<Guards>,
+    pub guard_cache: Arc<GuardCache>,
     pub ssh: SshLimits,
 }
 
@@ -60,7 +60,7 @@ impl GatewayContext {
             approval_ttl: Duration::from_secs(settings.approval_ttl_secs),
             max_approval_wait: Duration::from_secs(settings.approval_max_wait_secs),
             approval_max_body_bytes: settings.approval_max_body_bytes,
-            guards: Arc::new(Guards::new(Duration::from_millis(settings.auth_cache_ttl_ms))),
+            guard_cache: Arc::new(GuardCache::new(Duration::from_millis(settings.auth_cache_ttl_ms))),
             ssh: SshLimits {
                 max_timeout_secs: settings.ssh_max_timeout_secs,
                 max_request_bytes: settings.ssh_max_request_bytes,
@@ -71,7 +71,7 @@ impl GatewayContext {
 
     /// Starts following token/permission change events (cache invalidation).
     pub async fn start_background(self: &Arc<Self>) -> Result<(), async_nats::Error> {
-        self.guards.clone().follow_changes(self.bus.clone()).await?;
+        self.guard_cache.clone().follow_changes(self.bus.clone()).await?;
         self.auth.clone().follow_changes(self.bus.clone()).await
     }
 }

@@ -25,7 +25,7 @@ use crate::context::GatewayContext;
 use crate::edge::REQUEST_ID_HEADER;
 use crate::error::ApiError;
 use crate::exec_stream::{Answer, BodyFrames, Opened, answer, frames_to_bytes, open_stream, wait_answer};
-use crate::guarding::{Gate, gate_http, held};
+use crate::gate::{Gate, gate_http, held};
 use shellgate_shared::approval::ApprovalView;
 use shellgate_shared::ids::is_valid_slug;
 

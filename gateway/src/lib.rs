@@ -12,7 +12,7 @@ pub mod context;
 pub mod edge;
 pub mod error;
 pub mod exec_stream;
-pub mod guarding;
+pub mod gate;
 pub mod handlers;
 pub mod http;
 pub mod routes;

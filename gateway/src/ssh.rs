@@ -24,7 +24,7 @@ use crate::context::GatewayContext;
 use crate::edge::REQUEST_ID_HEADER;
 use crate::error::ApiError;
 use crate::exec_stream::{Opened, open_stream, stream_error};
-use crate::guarding::{Approved, Bound, approve, held, read_bounded, record};
+use crate::gate::{Approved, Bound, approve, held, read_bounded, record};
 
 /// Commands (with their stdin) up to this size are guarded on the request's own thread.
 const INLINE_GUARD_BYTES: usize = 8 * 1024;
@@ -108,7 +108,7 @@ async fn run(
     });
 
     let guard = ctx
-        .guards
+        .guard_cache
         .for_target(&ctx.db, grant.target_id)
         .await
         .map_err(|_| ApiError::Unavailable("guard_unavailable"))?;

@@ -12,7 +12,7 @@ pub mod credential;
 pub mod crypto;
 pub mod db;
 pub mod error;
-pub mod guards;
+pub mod guard_cache;
 pub mod headers;
 pub mod health;
 pub mod ids;

@@ -17,9 +17,9 @@ use time::OffsetDateTime;
 use crate::auth::Admin;
 use crate::context::ApproverContext;
 use crate::error::{ApiError, parse_id};
-use crate::handlers::validate;
-use crate::notifier::CONFIGURED_NAMES;
-use crate::notifiers::{self, SLACK, WEBHOOK};
+use crate::notify::delivery::CONFIGURED_NAMES;
+use crate::notify::registry::{self as notifiers, SLACK, WEBHOOK};
+use crate::validate;
 
 /// Prefix of the signing secrets the approver generates.
 const SECRET_PREFIX: &str = "whsec_";

@@ -13,7 +13,7 @@ use crate::auth::Admin;
 use crate::context::ApproverContext;
 use crate::error::ApiError;
 use crate::handlers::targets::credential::seal_credential;
-use crate::handlers::validate;
+use crate::validate;
 use crate::views::TargetResponse;
 
 #[derive(Debug, Deserialize)]

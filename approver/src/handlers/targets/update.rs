@@ -14,7 +14,7 @@ use crate::error::{ApiError, parse_id};
 use crate::events::announce_change;
 use crate::handlers::targets::create::{base_url, description};
 use crate::handlers::targets::credential::seal_credential;
-use crate::handlers::validate;
+use crate::validate;
 use crate::views::TargetResponse;
 
 #[derive(Debug, Deserialize)]

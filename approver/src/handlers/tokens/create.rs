@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use crate::auth::Admin;
 use crate::context::ApproverContext;
 use crate::error::{ApiError, parse_id};
-use crate::handlers::validate;
+use crate::validate;
 use crate::views::TokenResponse;
 
 #[derive(Debug, Deserialize)]

@@ -11,7 +11,7 @@ use crate::auth::Admin;
 use crate::context::ApproverContext;
 use crate::error::{ApiError, parse_id};
 use crate::events::announce_change;
-use crate::handlers::validate;
+use crate::validate;
 use crate::views::TokenResponse;
 
 #[derive(Debug, Deserialize)]

@@ -20,12 +20,12 @@ pub enum GuardsError {
     Unavailable,
 }
 
-pub struct Guards {
+pub struct GuardCache {
     ttl: Duration,
     entries: Mutex<HashMap<TargetId, (Instant, Arc<Guard>)>>,
 }
 
-impl Guards {
+impl GuardCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,

@@ -129,7 +129,7 @@ pub async fn gate_http(
         query_api,
     };
     let guard = ctx
-        .guards
+        .guard_cache
         .for_target(&ctx.db, grant.target_id)
         .await
         .map_err(|_| ApiError::Unavailable("guard_unavailable"))?;

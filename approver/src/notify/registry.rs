@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
 use crate::context::ApproverContext;
-use crate::notifier::{self, Notifier, NotifySettings, Target};
+use crate::notify::delivery::{self as notifier, Notifier, NotifySettings, Target};
 
 pub const WEBHOOK: &str = "webhook";
 pub const SLACK: &str = "slack";
