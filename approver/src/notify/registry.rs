@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use shellgate_shared::bus::messages::NotifiersChanged;
 use shellgate_shared::crypto::{CryptoError, NotifierKey};
 use shellgate_shared::db::models::NotifierRow;
 use shellgate_shared::db::queries;
@@ -84,10 +85,8 @@ pub fn url_hint(url: &url::Url) -> String {
 /// raised after the API answered is delivered as changed (a regenerated secret signs it).
 pub async fn announce(ctx: &ApproverContext) {
     let client = &ctx.bus.client;
-    if let Err(e) = client
-        .publish(ctx.bus.subjects.notifier_events(), bytes::Bytes::new())
-        .await
-    {
+    let payload = serde_json::to_vec(&NotifiersChanged::default()).unwrap_or_default();
+    if let Err(e) = client.publish(ctx.bus.subjects.notifier_events(), payload.into()).await {
         tracing::warn!(error = %e, "cannot announce a notifier change; replicas pick it up on their next reload");
     } else if let Err(e) = client.flush().await {
         tracing::warn!(error = %e, "notifier change announcement not flushed");
