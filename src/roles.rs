@@ -2,13 +2,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use shellgate_approver::ApproverContext;
-use shellgate_approver::audit_writer::{self, AuditWriterSettings};
 use shellgate_executor::{ExecutorContext, WorkerPool, spawn_workers};
 use shellgate_gateway::GatewayContext;
 use shellgate_shared::bus::Bus;
@@ -107,7 +104,7 @@ pub async fn start_gateway(settings: &Settings, bus: Bus, db: DbPool, metrics: M
         settings.gateway_workers(),
         move |cfg| {
             cfg.app_data(data.clone());
-            shellgate_gateway::routes::configure(cfg);
+            shellgate_gateway::configure(cfg);
         },
     )?;
     Ok(Running {
@@ -136,7 +133,7 @@ pub async fn start_executor(
         1,
         move |cfg| {
             cfg.app_data(data.clone());
-            shellgate_executor::routes::configure(cfg);
+            shellgate_executor::configure(cfg);
         },
     )?;
     Ok(Running {
@@ -176,54 +173,8 @@ pub async fn start_approver(
     metrics: Metrics,
 ) -> anyhow::Result<Running> {
     bootstrap_admin_key(settings, &db).await?;
-    let consumer = audit_writer::prepare(&bus, &settings.nats_url).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let writer_settings = AuditWriterSettings {
-        batch_size: settings.audit_batch_size,
-        flush: Duration::from_millis(settings.audit_flush_ms.max(10)),
-        nats_url: settings.nats_url.clone(),
-    };
-    tokio::spawn(audit_writer::run(
-        consumer,
-        db.clone(),
-        writer_settings,
-        metrics.clone(),
-        stop_rx.clone(),
-    ));
-    bus.ensure_approval_stream(&settings.nats_url).await?;
-    let ctx = ApproverContext::new(settings, bus, db, vault, notifier_key, metrics);
-    tokio::spawn(shellgate_approver::sweeper::run(
-        ctx.db.clone(),
-        ctx.bus.clone(),
-        ctx.audit.clone(),
-        ctx.metrics.clone(),
-        stop_rx.clone(),
-    ));
-    for notifier in shellgate_approver::notify::delivery::configured(settings) {
-        let notify = shellgate_approver::notify::delivery::NotifySettings::from_settings(settings);
-        let consumer = shellgate_approver::notify::delivery::prepare(
-            &ctx.bus,
-            &settings.nats_url,
-            &notifier.consumer,
-            notify.ack_wait(),
-        )
-        .await?;
-        tracing::info!(notifier = %notifier.name, "approval notifications on");
-        // awc: on this actix runtime.
-        actix_rt::spawn(shellgate_approver::notify::delivery::run(
-            notifier,
-            consumer,
-            notify,
-            ctx.db.clone(),
-            ctx.metrics.clone(),
-            stop_rx.clone(),
-        ));
-    }
-    // The notifiers added through the API (awc too).
-    actix_rt::spawn(shellgate_approver::notify::registry::supervise(
-        ctx.clone(),
-        stop_rx.clone(),
-    ));
+    let ctx = shellgate_approver::start_background(settings, bus, db, vault, notifier_key, metrics, stop_rx).await?;
     let data = web::Data::new(ctx);
     let (addr, server) = serve(
         settings,
@@ -232,7 +183,7 @@ pub async fn start_approver(
         settings.approver_workers.max(1),
         move |cfg| {
             cfg.app_data(data.clone());
-            shellgate_approver::routes::configure(cfg);
+            shellgate_approver::configure(cfg);
         },
     )?;
     Ok(Running {

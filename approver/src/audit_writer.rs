@@ -16,7 +16,6 @@ use tokio::sync::watch;
 pub struct AuditWriterSettings {
     pub batch_size: usize,
     pub flush: Duration,
-    pub nats_url: String,
 }
 
 /// Creates the stream and consumer; returns once both exist.

@@ -4,17 +4,20 @@
 //! into Postgres. It keeps the approval queue (decisions, expiry, a live feed) and sends approval
 //! notifications (signed webhook, Slack). Later: the dashboard.
 
-pub mod admin_audit;
-pub mod audit_writer;
-pub mod auth;
-pub mod context;
-pub mod error;
-pub mod events;
-pub mod handlers;
-pub mod notify;
-pub mod routes;
-pub mod sweeper;
-pub mod validate;
-pub mod views;
+mod admin_audit;
+mod audit_writer;
+mod auth;
+mod background;
+mod context;
+mod error;
+mod events;
+mod handlers;
+mod notify;
+mod routes;
+mod sweeper;
+mod validate;
+mod views;
 
+pub use background::start_background;
 pub use context::ApproverContext;
+pub use routes::configure;

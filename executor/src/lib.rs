@@ -4,17 +4,18 @@
 //! performs the upstream call (HTTP with awc, SSH with russh over pooled connections), streams
 //! the answer back and scrubs the credential from it.
 
-pub mod context;
-pub mod decode;
-pub mod handlers;
-pub mod http;
-pub mod intake;
-pub mod recheck;
-pub mod routes;
-pub mod scrub;
-pub mod ssh;
-pub mod targets;
-pub mod worker;
+mod context;
+mod decode;
+mod handlers;
+mod http;
+mod intake;
+mod recheck;
+mod routes;
+mod scrub;
+mod ssh;
+mod targets;
+mod worker;
 
 pub use context::ExecutorContext;
+pub use routes::configure;
 pub use worker::{WorkerPool, spawn_workers};

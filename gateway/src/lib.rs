@@ -4,18 +4,19 @@
 //! SSH commands (`POST /ssh/:target/exec`) take the same way to an executor of the target's pool.
 //! It never holds a decrypted credential (it has no vault key at all).
 
-pub mod admit;
-pub mod approvals;
-pub mod audit;
-pub mod auth;
-pub mod context;
-pub mod edge;
-pub mod error;
-pub mod exec_stream;
-pub mod gate;
-pub mod handlers;
-pub mod http;
-pub mod routes;
-pub mod ssh;
+mod admit;
+mod approvals;
+mod audit;
+mod auth;
+mod context;
+mod edge;
+mod error;
+mod exec_stream;
+mod gate;
+mod handlers;
+mod http;
+mod routes;
+mod ssh;
 
 pub use context::GatewayContext;
+pub use routes::configure;
