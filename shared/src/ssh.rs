@@ -160,27 +160,26 @@ pub const KILL_AFTER_SECS: u64 = 2;
 /// - on TERM (the executor's signal at a timeout or a cancel) it sends TERM to the whole group and
 ///   KILL [`KILL_AFTER_SECS`] later: children that ignore TERM, background children and deep
 ///   trees die with it;
-/// - when the command's shell exits, whatever it left running in the group gets the same;
-/// - a watchdog in the group does the same at `deadline_secs`, even if the executor or its
-///   connection is gone by then.
+/// - a watchdog in the group (ignoring TERM) checks every second whether the wrapper is still
+///   there: once the command has ended, whatever it left running in the group gets TERM, then
+///   KILL; at `deadline_secs` it does the same even if the executor or its connection is gone.
 ///
-/// Only a process that starts a session of its own (`setsid`, the init system) outlives its
-/// command. A command killed by a signal is reported as such: the wrapper ends by the same signal.
-/// Plain POSIX shell (sh, dash, bash, zsh, ksh) with `kill` and `sleep`. The watchdog handles TERM
-/// (rather than ignoring it, which its `sleep` would inherit) so that a group TERM wakes it to send
-/// the KILL.
+/// The wrapper's own exit status is settled before anything is signalled at the end, so a
+/// command's reported status is never the cleanup's. Only a process that starts a session of its
+/// own (`setsid`, the init system) outlives its command. A command killed by a signal is reported
+/// as such: the wrapper ends by the same signal. Plain POSIX shell (sh, dash, bash, zsh, ksh) with
+/// `kill` and `sleep`.
 pub fn wrapped_script(script: &str, deadline_secs: u64) -> String {
     let k = KILL_AFTER_SECS;
     let quoted = shell_quote(script);
     format!(
         "exec 3<&0\n\
-         (trap : TERM INT HUP; sleep {deadline_secs}; kill -TERM -$$ 2>/dev/null; sleep {k}; kill -KILL -$$ 2>/dev/null) </dev/null >/dev/null 2>&1 3<&- &\n\
+         (trap '' TERM INT HUP; t=0; while kill -0 $$ 2>/dev/null && [ $t -lt {deadline_secs} ]; do sleep 1; t=$((t + 1)); done; \
+         kill -TERM -$$ 2>/dev/null; sleep {k}; kill -KILL -$$ 2>/dev/null) </dev/null >/dev/null 2>&1 3<&- &\n\
          trap 'trap \"\" TERM; kill -TERM -$$; sleep {k}; kill -KILL -$$' TERM\n\
          \"${{SHELL:-/bin/sh}}\" -c {quoted} 0<&3 3<&- &\n\
          wait $!\n\
          s=$?\n\
-         trap '' TERM\n\
-         kill -TERM -$$ 2>/dev/null\n\
          trap - TERM\n\
          if [ \"$s\" -gt 128 ] && [ \"$s\" -lt 160 ]; then kill -$((s - 128)) $$; fi\n\
          exit $s\n"
@@ -294,7 +293,7 @@ mod tests {
             assert_eq!(String::from_utf8_lossy(&out.stdout), "its /h\n", "{shell}");
             assert_eq!(out.status.code(), Some(3), "{shell}");
         }
-        assert!(wrapped.contains("sleep 2;"), "{wrapped}");
+        assert!(wrapped.contains("[ $t -lt 2 ]"), "{wrapped}");
     }
 
     #[test]
