@@ -181,20 +181,14 @@ where
         }
         Err(_) => Err(io::Error::other(UpstreamFailed)),
     });
+    // Innermost coding last: each layer reads the one applied after it.
     let mut reader: Reader = Box::pin(StreamReader::new(input));
-    let mut codings = codings.iter().rev().peekable();
-    let mut last: Pin<Box<dyn AsyncRead>> = Box::pin(tokio::io::empty());
-    while let Some(c) = codings.next() {
-        let d = decoder(*c, reader);
-        if codings.peek().is_none() {
-            last = d;
-            break;
-        }
-        reader = Box::pin(BufReader::with_capacity(chunk, d));
+    for c in codings.iter().rev() {
+        reader = Box::pin(BufReader::with_capacity(chunk, decoder(*c, reader)));
     }
     let mut decoded = 0u64;
     let mut stopped = false;
-    Box::pin(ReaderStream::with_capacity(last, chunk).filter_map(move |r| {
+    Box::pin(ReaderStream::with_capacity(reader, chunk).filter_map(move |r| {
         let out = if stopped {
             None
         } else {
