@@ -9,7 +9,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
-use shellgate_shared::crypto::{ADMIN_KEY_PREFIX, hash_secret, is_well_formed_secret};
+use shellgate_shared::crypto::{ADMIN_KEY_PREFIX, bearer_secret, hash_secret};
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::AdminKeyId;
 
@@ -53,11 +53,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Admin, ApiError> {
         .ok_or(ApiError::MissingKey)?
         .to_str()
         .map_err(|_| ApiError::InvalidKey)?;
-    let (scheme, key) = value.trim().split_once(' ').ok_or(ApiError::InvalidKey)?;
-    let key = key.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || !is_well_formed_secret(ADMIN_KEY_PREFIX, key) {
-        return Err(ApiError::InvalidKey);
-    }
+    let key = bearer_secret(value, ADMIN_KEY_PREFIX).ok_or(ApiError::InvalidKey)?;
     let found = {
         let mut conn = ctx.conn().await?;
         queries::admin_keys::find_active_admin_key(&mut conn, &hash_secret(key)).await?

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use shellgate_shared::approval::{TargetBinding, target_address};
 use shellgate_shared::bus::Bus;
 use shellgate_shared::bus::messages::AuthInvalidation;
-use shellgate_shared::crypto::{TOKEN_PREFIX, hash_secret, is_well_formed_secret};
+use shellgate_shared::crypto::{TOKEN_PREFIX, bearer_secret, hash_secret};
 use shellgate_shared::db::models::Token;
 use shellgate_shared::db::{DbPool, queries};
 use shellgate_shared::ids::{TargetId, TokenId};
@@ -87,12 +87,7 @@ pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
         .ok_or(ApiError::MissingToken)?
         .to_str()
         .map_err(|_| ApiError::InvalidToken)?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::InvalidToken)?;
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || !is_well_formed_secret(TOKEN_PREFIX, token) {
-        return Err(ApiError::InvalidToken);
-    }
-    Ok(token)
+    bearer_secret(value, TOKEN_PREFIX).ok_or(ApiError::InvalidToken)
 }
 
 impl AuthCache {

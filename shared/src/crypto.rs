@@ -41,6 +41,14 @@ pub fn is_well_formed_secret(prefix: &str, s: &str) -> bool {
         .is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
+/// The secret in an `Authorization` value `Bearer <prefix>…` (scheme in any case), if it has the
+/// exact shape of one.
+pub fn bearer_secret<'a>(authorization: &'a str, prefix: &str) -> Option<&'a str> {
+    let (scheme, secret) = authorization.trim().split_once(' ')?;
+    let secret = secret.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && is_well_formed_secret(prefix, secret)).then_some(secret)
+}
+
 /// The stored form of a token or admin key.
 pub fn hash_secret(s: &str) -> Vec<u8> {
     Sha256::digest(s.as_bytes()).to_vec()
@@ -202,6 +210,17 @@ impl NotifierKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_secrets_have_the_exact_shape() {
+        let t = format!("{TOKEN_PREFIX}{}", "0a".repeat(32));
+        assert_eq!(bearer_secret(&format!("Bearer {t}"), TOKEN_PREFIX), Some(t.as_str()));
+        assert_eq!(bearer_secret(&format!(" bearer  {t} "), TOKEN_PREFIX), Some(t.as_str()));
+        assert_eq!(bearer_secret(&format!("Basic {t}"), TOKEN_PREFIX), None);
+        assert_eq!(bearer_secret(&format!("Bearer {t}"), ADMIN_KEY_PREFIX), None);
+        assert_eq!(bearer_secret(&format!("Bearer {t}x"), TOKEN_PREFIX), None);
+        assert_eq!(bearer_secret(&t, TOKEN_PREFIX), None);
+    }
 
     #[test]
     fn seal_and_open_round_trip() {
