@@ -324,8 +324,7 @@ pub fn encode(coding: &str, data: &[u8]) -> Vec<u8> {
 /// `gzip,br` for stacked codings, …), sent in `?piece=` byte pieces (default 1000), with a strong
 /// ETag; `?status=` sets the status (206: a range of it), `?zeros=N` sends N zero bytes instead
 /// (a decompression bomb).
-async fn encoded(req: HttpRequest) -> HttpResponse {
-    let q: std::collections::HashMap<String, String> = url_pairs(req.uri().query().unwrap_or_default());
+async fn encoded(req: HttpRequest, q: web::Query<std::collections::HashMap<String, String>>) -> HttpResponse {
     let ce = q.get("ce").cloned().unwrap_or_else(|| "gzip".into());
     let piece: usize = q.get("piece").and_then(|p| p.parse().ok()).unwrap_or(1000).max(1);
     let status = q.get("status").and_then(|p| p.parse().ok()).unwrap_or(200u16);
@@ -356,19 +355,6 @@ async fn encoded(req: HttpRequest) -> HttpResponse {
         res.insert_header(("content-range", format!("bytes 0-{}/*", body.len().saturating_sub(1))));
     }
     res.body(SizedStream::new(body.len() as u64, futures_util::stream::iter(chunks)))
-}
-
-fn url_pairs(query: &str) -> std::collections::HashMap<String, String> {
-    query
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                v.replace("%2C", ",").replace("%2c", ",").replace("%20", " "),
-            )
-        })
-        .collect()
 }
 
 /// The encodings [`encodings`] answers with for a credential, by name.
