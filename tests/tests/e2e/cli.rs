@@ -87,6 +87,24 @@ fn invalid_settings_are_refused_before_anything_starts() {
     assert!(!ok);
     assert!(text.contains("unknown setting \"bogus_setting\""), "{text}");
     assert!(text.contains("SHELLGATE_STREAM_CHUNK_BYTES"), "{text}");
+    // Settings this wave added: named with what is wrong.
+    for (var, value, says) in [
+        (
+            "SHELLGATE_TRUSTED_PROXIES",
+            "10.0.0.0/8, proxy.local",
+            "\"proxy.local\" is not an IP address or CIDR block",
+        ),
+        ("SHELLGATE_TRUSTED_PROXIES", "10.0.0.0/33", "\"10.0.0.0/33\""),
+        (
+            "SHELLGATE_MAX_DECODED_RESPONSE_BYTES",
+            "0",
+            "SHELLGATE_MAX_DECODED_RESPONSE_BYTES must be at least 1",
+        ),
+    ] {
+        let (ok, text) = run(&["up"], &[(var, value.into())]);
+        assert!(!ok, "{var}={value}");
+        assert!(text.contains(var) && text.contains(says), "{var}={value}: {text}");
+    }
 }
 
 #[test]
