@@ -1,6 +1,8 @@
 //! Input validation shared by the management handlers; every failure is a 400 with a stable code.
 
 use serde::{Deserialize, Deserializer};
+use shellgate_shared::states::{ApprovalPolicy, QueryApi};
+use shellgate_shared::text_enum::TextEnum;
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
@@ -82,26 +84,20 @@ pub fn ssh_port(port: u16) -> Result<i32, ApiError> {
     Ok(i32::from(port))
 }
 
-/// A token's approval policy: `human` or `agent_confirm`.
-pub fn approval_policy(s: &str) -> Result<String, ApiError> {
-    match s {
-        "human" | "agent_confirm" => Ok(s.to_string()),
-        _ => Err(ApiError::validation(
-            "invalid_approval_policy",
-            "approvalPolicy must be 'human' or 'agent_confirm'",
-        )),
-    }
+/// One of a closed set (`field` as the API names it): refused with `code` and the accepted
+/// values otherwise.
+pub fn one_of<T: TextEnum>(s: &str, field: &str, code: &'static str) -> Result<T, ApiError> {
+    T::from_text(s).ok_or_else(|| ApiError::validation(code, format!("{field} must be {}", T::expected())))
 }
 
-/// A target's query-API marking: `sql` or `graphql`.
-pub fn query_api(s: &str) -> Result<String, ApiError> {
-    match s {
-        "sql" | "graphql" => Ok(s.to_string()),
-        _ => Err(ApiError::validation(
-            "invalid_query_api",
-            "queryApi must be 'sql', 'graphql' or null",
-        )),
-    }
+/// A token's approval policy: `human` or `agent_confirm`.
+pub fn approval_policy(s: &str) -> Result<ApprovalPolicy, ApiError> {
+    one_of(s, "approvalPolicy", "invalid_approval_policy")
+}
+
+/// A target's query-API marking: `sql` or `graphql` (or `null`, which the caller handles).
+pub fn query_api(s: &str) -> Result<QueryApi, ApiError> {
+    one_of(s, "queryApi", "invalid_query_api")
 }
 
 /// For PATCH bodies: absent → `None`, `null` → `Some(None)`, a value → `Some(Some(v))`.

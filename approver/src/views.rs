@@ -5,6 +5,7 @@ use serde::Serialize;
 use shellgate_shared::audit::AuditEvent;
 use shellgate_shared::db::models::{Target, TargetCredential, Token};
 use shellgate_shared::ids::{TargetId, TokenId};
+use shellgate_shared::states::{ApprovalPolicy, QueryApi, TargetKind};
 use time::OffsetDateTime;
 
 #[derive(Debug, Serialize)]
@@ -25,7 +26,7 @@ pub struct TokenResponse {
     pub revoked_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
-    pub approval_policy: String,
+    pub approval_policy: ApprovalPolicy,
     /// The plaintext token: present only in the answer that created or regenerated it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -85,7 +86,7 @@ pub struct TargetResponse {
     pub id: TargetId,
     pub slug: String,
     pub name: String,
-    pub kind: String,
+    pub kind: TargetKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,7 +98,7 @@ pub struct TargetResponse {
     pub pool: String,
     pub enabled: bool,
     pub description: String,
-    pub query_api: Option<String>,
+    pub query_api: Option<QueryApi>,
     pub credential: Option<CredentialSummary>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

@@ -17,6 +17,7 @@ use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder,
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use shellgate_shared::bus::messages::StreamFailure;
+use shellgate_shared::error::Code;
 use tokio::io::{AsyncBufRead, AsyncRead, BufReader};
 use tokio_util::io::{ReaderStream, StreamReader};
 
@@ -47,7 +48,7 @@ pub enum Plan {
 }
 
 fn refuse(message: &str) -> StreamFailure {
-    StreamFailure::new(502, "upstream_encoding_unsupported", message)
+    StreamFailure::new(Code::UpstreamEncodingUnsupported, message)
 }
 
 /// Reads the response's `Content-Encoding` headers (every one, comma-separated lists, any case).
@@ -122,15 +123,13 @@ pub enum DecodeError {
 impl DecodeError {
     pub fn failure(&self) -> StreamFailure {
         match self {
-            Self::Upstream => StreamFailure::new(502, "upstream_body_failed", "the upstream response body failed"),
+            Self::Upstream => StreamFailure::new(Code::UpstreamBodyFailed, "the upstream response body failed"),
             Self::Corrupt => StreamFailure::new(
-                502,
-                "upstream_body_failed",
+                Code::UpstreamBodyFailed,
                 "the upstream's compressed response body could not be decoded",
             ),
             Self::TooLarge => StreamFailure::new(
-                502,
-                "upstream_response_too_large",
+                Code::UpstreamResponseTooLarge,
                 "the upstream's decoded response is larger than allowed",
             ),
         }

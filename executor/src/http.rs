@@ -14,9 +14,11 @@ use futures_util::StreamExt;
 use shellgate_shared::bus::messages::{Accepted, BodyMode, HttpExecRequest, ResponseHead, StreamFailure};
 use shellgate_shared::bus::stream::{Frame, Receiver, Sender, StreamError};
 use shellgate_shared::credential::Credential;
+use shellgate_shared::error::Code;
 use shellgate_shared::headers::{filter_request_headers, filter_response_headers};
 use shellgate_shared::http_path::build_upstream_url;
 use shellgate_shared::metrics::KindLabels;
+use shellgate_shared::states::TargetKind;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -95,10 +97,6 @@ async fn accept_now(ctx: &ExecutorContext, tx: &mut Sender) -> Result<(), Stream
     .await
 }
 
-fn fail(status: u16, code: &str, message: &str) -> StreamFailure {
-    StreamFailure::new(status, code, message)
-}
-
 fn header_pair(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
     Some((
         HeaderName::from_bytes(name.as_bytes()).ok()?,
@@ -114,14 +112,14 @@ async fn run(
     rx: Receiver,
     tx: &mut Sender,
 ) -> Result<(), StreamFailure> {
-    let resolved = resolve_target(ctx, req.target_id, "http").await?;
+    let resolved = resolve_target(ctx, req.target_id, TargetKind::Http).await?;
     let target = &resolved.target;
     // Defence in depth: judge the request again, whatever the gateway decided.
     crate::recheck::recheck_http(ctx, &req, &inline, target).await?;
     let base = target
         .base_url
         .as_deref()
-        .ok_or_else(|| fail(502, "target_misconfigured", "target has no base URL"))?;
+        .ok_or_else(|| StreamFailure::new(Code::TargetMisconfigured, "target has no base URL"))?;
     let credential = resolved
         .credential
         .as_ref()
@@ -133,9 +131,9 @@ async fn run(
         _ => None,
     };
     let url = build_upstream_url(base, &req.path, req.query.as_deref(), extra_query)
-        .map_err(|e| fail(400, e.code(), &e.to_string()))?;
-    let method =
-        Method::from_bytes(req.method.as_bytes()).map_err(|_| fail(400, "bad_method", "invalid HTTP method"))?;
+        .map_err(|e| StreamFailure::new(Code::from(e), &e.to_string()))?;
+    let method = Method::from_bytes(req.method.as_bytes())
+        .map_err(|_| StreamFailure::new(Code::BadMethod, "invalid HTTP method"))?;
 
     let req_method = method.to_string();
     let mut upstream = client.request(method, url.as_str()).no_decompress();
@@ -162,9 +160,8 @@ async fn run(
         }
         Some(Credential::Query { .. }) | None => upstream,
         Some(Credential::SshKey { .. } | Credential::Password { .. }) => {
-            return Err(fail(
-                502,
-                "credential_unavailable",
+            return Err(StreamFailure::new(
+                Code::CredentialUnavailable,
                 "the target's credential is not an HTTP credential",
             ));
         }
@@ -219,7 +216,9 @@ async fn run(
     ctx.metrics
         .executor
         .upstream_duration
-        .get_or_create(&KindLabels { kind: "http".into() })
+        .get_or_create(&KindLabels {
+            kind: TargetKind::Http.as_str().into(),
+        })
         .observe(called.elapsed().as_secs_f64());
     if let Ok(r) = &response {
         upstream_span.record("http.response.status_code", r.status().as_u16());
@@ -248,17 +247,17 @@ struct BodyAborted(String);
 
 fn map_send_error(e: SendRequestError) -> StreamFailure {
     // Log the kind only: awc's messages may include the URL, which may carry a query credential.
-    let (status, code, message) = match &e {
+    let (code, message) = match &e {
         SendRequestError::Timeout | SendRequestError::Connect(ConnectError::Timeout) => {
-            (504, "upstream_timeout", "the upstream did not answer in time")
+            (Code::UpstreamTimeout, "the upstream did not answer in time")
         }
-        SendRequestError::Connect(_) => (502, "upstream_connect_failed", "cannot connect to the upstream"),
-        SendRequestError::Body(_) => (502, "request_body_failed", "the request body could not be delivered"),
-        SendRequestError::Url(_) => (502, "upstream_bad_url", "the upstream URL is invalid"),
-        _ => (502, "upstream_failed", "the upstream request failed"),
+        SendRequestError::Connect(_) => (Code::UpstreamConnectFailed, "cannot connect to the upstream"),
+        SendRequestError::Body(_) => (Code::RequestBodyFailed, "the request body could not be delivered"),
+        SendRequestError::Url(_) => (Code::UpstreamBadUrl, "the upstream URL is invalid"),
+        _ => (Code::UpstreamFailed, "the upstream request failed"),
     };
-    tracing::warn!(code, "upstream request failed");
-    fail(status, code, message)
+    tracing::warn!(code = code.as_str(), "upstream request failed");
+    StreamFailure::new(code, message)
 }
 
 async fn stream_response<S>(
@@ -334,13 +333,17 @@ where
             };
             match chunk {
                 Some(Ok(b)) => body.extend_from_slice(&scrubber.push(b)),
-                Some(Err(_)) => return Err(fail(502, "upstream_body_failed", "the upstream response body failed")),
+                Some(Err(_)) => {
+                    return Err(StreamFailure::new(
+                        Code::UpstreamBodyFailed,
+                        "the upstream response body failed",
+                    ));
+                }
                 None => break,
             }
             if body.len() as u64 > n {
-                return Err(fail(
-                    502,
-                    "upstream_body_failed",
+                return Err(StreamFailure::new(
+                    Code::UpstreamBodyFailed,
                     "the upstream sent more than its Content-Length",
                 ));
             }
@@ -351,7 +354,7 @@ where
     }
     let body = response
         .take_payload()
-        .map(|r| r.map_err(|_| fail(502, "upstream_body_failed", "the upstream response body failed")));
+        .map(|r| r.map_err(|_| StreamFailure::new(Code::UpstreamBodyFailed, "the upstream response body failed")));
     pump(head, body, scrubber, tx).await
 }
 

@@ -11,15 +11,13 @@ use futures_util::StreamExt;
 use shellgate_shared::bus::messages::{StreamFailure, decode_open};
 use shellgate_shared::bus::stream::{Frame, Receiver, Sender, link};
 use shellgate_shared::credential::Credential;
+use shellgate_shared::error::Code;
 use shellgate_shared::ids::TargetId;
+use shellgate_shared::states::TargetKind;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 
 use crate::context::ExecutorContext;
 use crate::targets::ResolvedTarget;
-
-fn fail(status: u16, code: &str, message: &str) -> StreamFailure {
-    StreamFailure::new(status, code, message)
-}
 
 /// Takes open messages from the pool's queue group on `subject` until shutdown, at most
 /// `limit` at once, handing each to `spawn` with the permit it holds; then lets in-flight ones
@@ -105,7 +103,7 @@ pub(crate) async fn open_request<T: serde::de::DeserializeOwned>(
         }),
         Err(e) => {
             tracing::warn!(error = %e, "malformed open message");
-            let failure = StreamFailure::new(502, "executor_protocol_error", "malformed request");
+            let failure = StreamFailure::new(Code::ExecutorProtocolError, "malformed request");
             let _ = tx.send(Frame::Error(failure)).await;
             None
         }
@@ -117,23 +115,22 @@ pub(crate) async fn open_request<T: serde::de::DeserializeOwned>(
 pub(crate) async fn resolve_target(
     ctx: &ExecutorContext,
     id: TargetId,
-    kind: &str,
+    kind: TargetKind,
 ) -> Result<Arc<ResolvedTarget>, StreamFailure> {
     let resolved = ctx
         .targets
         .get(&ctx.db, &ctx.bus, id)
         .await
-        .map_err(|_| fail(503, "executor_db_unavailable", "the executor cannot reach its database"))?
-        .ok_or_else(|| fail(404, "target_not_found", "no such target"))?;
+        .map_err(|_| StreamFailure::new(Code::ExecutorDbUnavailable, "the executor cannot reach its database"))?
+        .ok_or_else(|| StreamFailure::new(Code::TargetNotFound, "no such target"))?;
     let target = &resolved.target;
     if target.kind != kind || !target.enabled {
-        return Err(fail(404, "target_not_found", "no such target"));
+        return Err(StreamFailure::new(Code::TargetNotFound, "no such target"));
     }
     if target.pool != ctx.pool_name {
         tracing::error!(pool = %target.pool, own = %ctx.pool_name, "request routed to the wrong executor pool");
-        return Err(fail(
-            502,
-            "executor_wrong_pool",
+        return Err(StreamFailure::new(
+            Code::ExecutorWrongPool,
             "the request reached an executor of another pool",
         ));
     }
@@ -147,17 +144,15 @@ pub(crate) fn open_credential(
 ) -> Result<Credential, StreamFailure> {
     let plain = ctx.vault.open(&cred.key_id, &cred.sealed).map_err(|e| {
         tracing::error!(error = %e, target_id = %cred.target_id, "cannot open credential");
-        fail(
-            502,
-            "credential_unavailable",
+        StreamFailure::new(
+            Code::CredentialUnavailable,
             "the target's credential cannot be used by this executor",
         )
     })?;
     serde_json::from_slice(&plain).map_err(|_| {
         tracing::error!(target_id = %cred.target_id, "sealed credential is not a valid credential document");
-        fail(
-            502,
-            "credential_unavailable",
+        StreamFailure::new(
+            Code::CredentialUnavailable,
             "the target's credential cannot be used by this executor",
         )
     })

@@ -9,21 +9,19 @@ use shellgate_shared::approval::{ApprovalStatus, TargetBinding, canonical_http, 
 use shellgate_shared::bus::messages::{BodyMode, HttpExecRequest, SshExecRequest, StreamFailure};
 use shellgate_shared::db::models::Target;
 use shellgate_shared::db::queries;
+use shellgate_shared::error::Code;
 use shellgate_shared::guard::{HttpRequestView, QueryApi, Verdict};
 use shellgate_shared::ids::{ApprovalId, RequestId, TargetId, TokenId};
 use shellgate_shared::ssh::remote_script;
+use shellgate_shared::states::ApprovalPolicy;
 
 use crate::context::ExecutorContext;
-
-fn refuse(status: u16, code: &str, message: &str) -> StreamFailure {
-    StreamFailure::new(status, code, message)
-}
 
 /// The request's target as this executor resolved it, for binding.
 fn binding<'a>(target: &'a Target, address: &'a str) -> TargetBinding<'a> {
     TargetBinding {
         id: target.id,
-        kind: &target.kind,
+        kind: target.kind,
         address,
     }
 }
@@ -34,11 +32,7 @@ pub async fn recheck_http(
     inline: &Bytes,
     target: &Target,
 ) -> Result<(), StreamFailure> {
-    let query_api = match target.query_api.as_deref() {
-        Some("sql") => Some(QueryApi::Sql),
-        Some("graphql") => Some(QueryApi::GraphQl),
-        _ => None,
-    };
+    let query_api = target.query_api.map(QueryApi::from);
     let body = (req.body == BodyMode::Inline).then_some(&inline[..]);
     let view = HttpRequestView {
         method: &req.method,
@@ -52,14 +46,14 @@ pub async fn recheck_http(
         .guard_cache
         .for_target(&ctx.db, req.target_id)
         .await
-        .map_err(|_| refuse(503, "guard_unavailable", "the executor cannot load the guard rules"))?;
+        .map_err(|_| StreamFailure::new(Code::GuardUnavailable, "the executor cannot load the guard rules"))?;
     let decision = guard.check_http(&view);
     match decision.verdict {
         Verdict::Allow => Ok(()),
-        Verdict::Reject => Err(refuse(400, "unsafe_path", "the path is not allowed")),
+        Verdict::Reject => Err(StreamFailure::new(Code::UnsafePath, "the path is not allowed")),
         Verdict::Block => {
             tracing::warn!(rule = ?decision.rule, "executor refused a blocked request");
-            Err(refuse(403, "blocked", &decision.reason))
+            Err(StreamFailure::new(Code::Blocked, &decision.reason))
         }
         Verdict::Approve => {
             // Approved requests always travel inline (their body is bound by its hash).
@@ -79,13 +73,13 @@ pub async fn recheck_ssh(ctx: &ExecutorContext, req: &SshExecRequest, target: &T
         .guard_cache
         .for_target(&ctx.db, req.target_id)
         .await
-        .map_err(|_| refuse(503, "guard_unavailable", "the executor cannot load the guard rules"))?;
+        .map_err(|_| StreamFailure::new(Code::GuardUnavailable, "the executor cannot load the guard rules"))?;
     let decision = guard.check_ssh(&remote_script(&req.command, &req.env), req.stdin.as_deref());
     match decision.verdict {
         Verdict::Allow => Ok(()),
         Verdict::Reject | Verdict::Block => {
             tracing::warn!(rule = ?decision.rule, "executor refused a blocked command");
-            Err(refuse(403, "blocked", &decision.reason))
+            Err(StreamFailure::new(Code::Blocked, &decision.reason))
         }
         Verdict::Approve => {
             let address = target_address(target);
@@ -127,9 +121,9 @@ impl Binding {
 async fn approved(ctx: &ExecutorContext, req: &Binding, hash: Option<String>) -> Result<(), StreamFailure> {
     let missing = || {
         tracing::warn!(request_id = %req.request_id, "executor refused an unapproved request");
-        refuse(403, "approval_required", "this request needs a human's approval")
+        StreamFailure::new(Code::ApprovalRequired, "this request needs a human's approval")
     };
-    let unavailable = |_| refuse(503, "executor_db_unavailable", "the executor cannot reach its database");
+    let unavailable = |_| StreamFailure::new(Code::ExecutorDbUnavailable, "the executor cannot reach its database");
     let Some(hash) = hash else {
         return Err(missing());
     };
@@ -137,7 +131,7 @@ async fn approved(ctx: &ExecutorContext, req: &Binding, hash: Option<String>) ->
         .db
         .get()
         .await
-        .map_err(|_| refuse(503, "executor_db_unavailable", "database unavailable"))?;
+        .map_err(|_| StreamFailure::new(Code::ExecutorDbUnavailable, "database unavailable"))?;
     if let Some(id) = req.approval_id {
         let approval = queries::approvals::find_approval(&mut conn, id)
             .await
@@ -146,7 +140,7 @@ async fn approved(ctx: &ExecutorContext, req: &Binding, hash: Option<String>) ->
             // Consumed for this token and request, and just now (a replayed open message with an
             // old approval id is refused too).
             Some(a)
-                if ApprovalStatus::parse(&a.status) == Some(ApprovalStatus::Used)
+                if a.status == ApprovalStatus::Used
                     && a.token_id == req.token_id
                     && a.target_id == req.target_id
                     && a.request_hash == hash
@@ -162,7 +156,7 @@ async fn approved(ctx: &ExecutorContext, req: &Binding, hash: Option<String>) ->
         let token = queries::tokens::find_token(&mut conn, req.token_id)
             .await
             .map_err(unavailable)?;
-        if token.is_some_and(|t| t.approval_policy == "agent_confirm") {
+        if token.is_some_and(|t| t.approval_policy == ApprovalPolicy::AgentConfirm) {
             return Ok(());
         }
     }

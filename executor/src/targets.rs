@@ -9,6 +9,7 @@ use shellgate_shared::bus::Bus;
 use shellgate_shared::db::models::{SshHostKey, Target, TargetCredential};
 use shellgate_shared::db::{DbPool, queries};
 use shellgate_shared::ids::TargetId;
+use shellgate_shared::states::TargetKind;
 
 #[derive(Debug)]
 pub struct ResolvedTarget {
@@ -62,7 +63,7 @@ impl TargetCache {
         let Some((target, credential)) = found else {
             return Ok(None);
         };
-        let host_keys = if target.kind == "ssh" {
+        let host_keys = if target.kind == TargetKind::Ssh {
             queries::host_keys::accepted_for_target(&mut conn, id)
                 .await
                 .map_err(|_| LookupError::Db)?

@@ -8,27 +8,12 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use shellgate_shared::ids::is_valid_slug;
+use shellgate_shared::states::TargetKind;
 
 use crate::audit::AuditDraft;
 use crate::auth::{Grant, Principal, bearer};
 use crate::context::GatewayContext;
 use crate::error::ApiError;
-
-/// The kind of target an entry serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetKind {
-    Http,
-    Ssh,
-}
-
-impl TargetKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Http => "http",
-            Self::Ssh => "ssh",
-        }
-    }
-}
 
 /// Admits a request for the target `slug` of `kind`: the token's principal and its grant. A
 /// target that is missing, not granted, or of another kind is the same 404.
@@ -51,7 +36,7 @@ pub async fn admit(
     let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, token).await?;
     draft.event.token_id = Some(principal.token_id());
     let grant = principal.grant(slug)?;
-    if grant.kind != kind.as_str() {
+    if grant.kind != kind {
         return Err(ApiError::TargetNotFound);
     }
     draft.event.target_id = Some(grant.target_id);

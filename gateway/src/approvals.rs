@@ -10,7 +10,9 @@ use shellgate_shared::approval::{
 };
 use shellgate_shared::db::models::NewApproval;
 use shellgate_shared::db::queries;
+use shellgate_shared::error::Code;
 use shellgate_shared::ids::{ApprovalId, TargetId, TokenId};
+use shellgate_shared::states::TargetKind;
 use time::OffsetDateTime;
 
 use crate::context::GatewayContext;
@@ -25,7 +27,7 @@ pub struct Ruling {
 
 fn db_unavailable(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "approval storage unavailable");
-    ApiError::Unavailable("approvals_unavailable")
+    ApiError::Unavailable(Code::ApprovalsUnavailable)
 }
 
 /// Creates a pending approval and announces it (dashboards, notifiers).
@@ -33,7 +35,7 @@ pub async fn create_approval(
     ctx: &GatewayContext,
     token_id: TokenId,
     target_id: TargetId,
-    kind: &str,
+    kind: TargetKind,
     request: serde_json::Value,
     request_hash: String,
     ruling: Ruling,
@@ -42,7 +44,7 @@ pub async fn create_approval(
         id: ApprovalId::new(),
         token_id,
         target_id,
-        kind: kind.to_string(),
+        kind,
         request,
         request_hash,
         rule: ruling.rule,
@@ -100,7 +102,7 @@ pub async fn wait_for_decision(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "cannot subscribe to approval events");
-            ApiError::Unavailable("bus_unavailable")
+            ApiError::Unavailable(Code::BusUnavailable)
         })?;
     let view = find_for_token(ctx, id, token).await?;
     if view.status != ApprovalStatus::Pending {

@@ -13,8 +13,10 @@ use actix_web::HttpRequest;
 use bytes::Bytes;
 use futures_util::Stream;
 use shellgate_shared::audit::{AuditEvent, Outcome};
+use shellgate_shared::error::Code;
 use shellgate_shared::ids::{AuditEventId, RequestId};
 use shellgate_shared::metrics::{KindLabels, RequestLabels};
+use shellgate_shared::states::AuditKind;
 use time::OffsetDateTime;
 
 use crate::context::GatewayContext;
@@ -37,7 +39,7 @@ impl AuditDraft {
                 id: AuditEventId::new(),
                 occurred_at: OffsetDateTime::now_utc(),
                 request_id,
-                kind: "http".into(),
+                kind: AuditKind::Http,
                 token_id: None,
                 target_id: None,
                 target_slug: None,
@@ -70,7 +72,7 @@ impl AuditDraft {
         metrics
             .requests
             .get_or_create(&RequestLabels {
-                kind: self.event.kind.clone(),
+                kind: self.event.kind.as_str().to_string(),
                 target,
                 status,
                 outcome: outcome.as_str().to_string(),
@@ -79,21 +81,15 @@ impl AuditDraft {
         metrics
             .duration
             .get_or_create(&KindLabels {
-                kind: self.event.kind.clone(),
+                kind: self.event.kind.as_str().to_string(),
             })
             .observe(self.started.elapsed().as_secs_f64());
         self.ctx.audit.publish(self.event);
     }
 
     pub fn fail(self, e: &ApiError) {
-        let outcome = match e {
-            ApiError::Blocked(_) => Outcome::Blocked,
-            ApiError::Approval("approval_denied", _) => Outcome::Denied,
-            e if e.is_refusal() => Outcome::Refused,
-            _ => Outcome::Failed,
-        };
         let status = actix_web::ResponseError::status_code(e).as_u16();
-        self.finish(outcome, status, Some(e.code().to_string()));
+        self.finish(e.outcome(), status, Some(e.code_str().to_string()));
     }
 }
 
@@ -145,7 +141,10 @@ impl Drop for AuditedBody {
         if self.expected_len == Some(self.bytes_out) {
             self.finish(Outcome::Allowed, None);
         } else {
-            self.finish(Outcome::Cancelled, Some("client_disconnected".into()));
+            self.finish(
+                Code::ClientDisconnected.outcome(),
+                Some(Code::ClientDisconnected.as_str().into()),
+            );
         }
     }
 }

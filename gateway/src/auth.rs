@@ -16,7 +16,9 @@ use shellgate_shared::bus::messages::AuthInvalidation;
 use shellgate_shared::crypto::{TOKEN_PREFIX, bearer_secret, hash_secret};
 use shellgate_shared::db::models::Token;
 use shellgate_shared::db::{DbPool, queries};
+use shellgate_shared::error::Code;
 use shellgate_shared::ids::{TargetId, TokenId};
+use shellgate_shared::states::{QueryApi, TargetKind};
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
@@ -26,11 +28,11 @@ use crate::error::ApiError;
 pub struct Grant {
     pub target_id: TargetId,
     pub slug: String,
-    pub kind: String,
+    pub kind: TargetKind,
     pub pool: String,
     pub enabled: bool,
     /// `sql` / `graphql`: the guard reads queries in the body.
-    pub query_api: Option<String>,
+    pub query_api: Option<QueryApi>,
     /// Where the target sends requests (HTTP base URL, SSH `user@host:port`): approvals bind it.
     pub address: String,
 }
@@ -40,7 +42,7 @@ impl Grant {
     pub fn binding(&self) -> TargetBinding<'_> {
         TargetBinding {
             id: self.target_id,
-            kind: &self.kind,
+            kind: self.kind,
             address: &self.address,
         }
     }
@@ -117,7 +119,7 @@ impl AuthCache {
         let generation = self.generation.load(Ordering::SeqCst);
         let unavailable = |e: &dyn std::fmt::Display| {
             tracing::error!(error = %e, "token lookup failed");
-            ApiError::Unavailable("auth_unavailable")
+            ApiError::Unavailable(Code::AuthUnavailable)
         };
         let (token, grants) = {
             let mut conn = db.get().await.map_err(|e| unavailable(&e))?;

@@ -1,11 +1,13 @@
-//! The gateway's one error type at the HTTP edge. `status_code` is an exhaustive match: a new
-//! variant must decide its status. 5xx bodies are generic; details are logged where they occur.
+//! The gateway's one error type at the HTTP edge. Each variant names its `Code` (an exhaustive
+//! match), which decides the status and the audit outcome. 5xx bodies are generic; details are
+//! logged where they occur.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
+use shellgate_shared::audit::Outcome;
 use shellgate_shared::bus::messages::StreamFailure;
-use shellgate_shared::error::ErrorBody;
+use shellgate_shared::error::{Code, ErrorBody};
 use shellgate_shared::http_path::PathError;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,10 +29,10 @@ pub enum ApiError {
     #[error("target is disabled")]
     TargetDisabled,
     #[error("bad request: {1}")]
-    BadRequest(&'static str, &'static str),
+    BadRequest(Code, &'static str),
     /// Bad input, with a message naming what was wrong.
     #[error("{1}")]
-    Invalid(&'static str, String),
+    Invalid(Code, String),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(u64),
     #[error("no executor serves this target's pool")]
@@ -39,14 +41,15 @@ pub enum ApiError {
     ExecutorTimeout,
     #[error("the executor stopped responding")]
     ExecutorLost,
+    /// An executor's refusal or failure, carried back over NATS with its code and status.
     #[error("{}", .0.message)]
     Upstream(StreamFailure),
     #[error("temporarily unavailable")]
-    Unavailable(&'static str),
+    Unavailable(Code),
     /// An approval that cannot be used (pending, denied, expired, used, another request).
     #[error("{1}")]
-    Approval(&'static str, &'static str),
-    /// A request that needs an approval has a body too large to bind and hold.
+    Approval(Code, &'static str),
+    /// A request that needs approval has a body too large to bind and hold.
     #[error("a request that needs approval may have a body of at most {0} bytes")]
     ApprovalBodyTooLarge(usize),
     /// The guard blocked the request; nothing makes it run.
@@ -61,57 +64,55 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn code(&self) -> &str {
+    /// The error's code; `None` only for an executor's code this build does not know.
+    pub fn code(&self) -> Option<Code> {
+        Some(match self {
+            ApiError::UnsafePath(e) => Code::from(*e),
+            ApiError::MissingToken => Code::MissingToken,
+            ApiError::InvalidToken => Code::InvalidToken,
+            ApiError::TokenRevoked => Code::TokenRevoked,
+            ApiError::TokenExpired => Code::TokenExpired,
+            ApiError::TokenDisabled => Code::TokenDisabled,
+            ApiError::TargetNotFound => Code::TargetNotFound,
+            ApiError::TargetDisabled => Code::TargetDisabled,
+            ApiError::BadRequest(code, _) | ApiError::Invalid(code, _) | ApiError::Approval(code, _) => *code,
+            ApiError::Unavailable(code) => *code,
+            ApiError::PayloadTooLarge(_) => Code::PayloadTooLarge,
+            ApiError::NoExecutor => Code::NoExecutor,
+            ApiError::ExecutorTimeout => Code::ExecutorTimeout,
+            ApiError::ExecutorLost => Code::ExecutorLost,
+            ApiError::Upstream(f) => return Code::parse(&f.code),
+            ApiError::Blocked(_) => Code::Blocked,
+            ApiError::ApprovalBodyTooLarge(_) => Code::ApprovalBodyTooLarge,
+            ApiError::UpgradeNotSupported => Code::UpgradeNotSupported,
+            ApiError::NotFound => Code::NotFound,
+        })
+    }
+
+    /// The code as the error body and the audit record carry it.
+    pub fn code_str(&self) -> &str {
         match self {
-            ApiError::UnsafePath(e) => e.code(),
-            ApiError::MissingToken => "missing_token",
-            ApiError::InvalidToken => "invalid_token",
-            ApiError::TokenRevoked => "token_revoked",
-            ApiError::TokenExpired => "token_expired",
-            ApiError::TokenDisabled => "token_disabled",
-            ApiError::TargetNotFound => "target_not_found",
-            ApiError::TargetDisabled => "target_disabled",
-            ApiError::BadRequest(code, _) | ApiError::Invalid(code, _) => code,
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::NoExecutor => "no_executor",
-            ApiError::ExecutorTimeout => "executor_timeout",
-            ApiError::ExecutorLost => "executor_lost",
             ApiError::Upstream(f) => &f.code,
-            ApiError::Unavailable(code) => code,
-            ApiError::Approval(code, _) => code,
-            ApiError::Blocked(_) => "blocked",
-            ApiError::ApprovalBodyTooLarge(_) => "approval_body_too_large",
-            ApiError::UpgradeNotSupported => "upgrade_not_supported",
-            ApiError::NotFound => "not_found",
+            other => other.code().map_or("upstream_failed", Code::as_str),
         }
     }
 
-    /// Whether the request was refused by policy (vs. failed in transit), for the audit record.
-    pub fn is_refusal(&self) -> bool {
-        self.status_code().is_client_error()
+    /// What the audit record says became of the request.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            ApiError::Upstream(f) => f.outcome(),
+            other => other.code().map_or(Outcome::Failed, Code::outcome),
+        }
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::UnsafePath(_) | ApiError::BadRequest(..) | ApiError::Invalid(..) => StatusCode::BAD_REQUEST,
-            ApiError::MissingToken
-            | ApiError::InvalidToken
-            | ApiError::TokenRevoked
-            | ApiError::TokenExpired
-            | ApiError::TokenDisabled => StatusCode::UNAUTHORIZED,
-            ApiError::TargetNotFound | ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::UpgradeNotSupported => StatusCode::NOT_IMPLEMENTED,
-            ApiError::TargetDisabled | ApiError::Blocked(_) => StatusCode::FORBIDDEN,
-            ApiError::Approval("approval_not_found", _) => StatusCode::NOT_FOUND,
-            ApiError::Approval(..) => StatusCode::FORBIDDEN,
-            ApiError::PayloadTooLarge(_) | ApiError::ApprovalBodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NoExecutor | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::ExecutorTimeout => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::ExecutorLost => StatusCode::BAD_GATEWAY,
-            ApiError::Upstream(f) => StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY),
-        }
+        let status = match self {
+            ApiError::Upstream(f) => f.status,
+            other => other.code().map_or(502, Code::status),
+        };
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY)
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -119,6 +120,6 @@ impl ResponseError for ApiError {
         if self.status_code() == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        res.json(ErrorBody::new(self.code(), self.to_string()))
+        res.json(ErrorBody::new(self.code_str(), self.to_string()))
     }
 }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use shellgate_shared::bus::messages::ResponseHead;
 use shellgate_shared::bus::stream::{FirstFrameError, Frame, Receiver, Sender, StreamError, first_frame, link};
+use shellgate_shared::error::Code;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::context::GatewayContext;
@@ -23,6 +24,14 @@ pub(crate) fn stream_error(e: StreamError) -> ApiError {
             tracing::warn!(error = %other, "stream to executor failed");
             ApiError::ExecutorLost
         }
+    }
+}
+
+/// The code of a stream that broke after the answer began: the executor went quiet, or away.
+pub(crate) fn broken_stream_code(e: &StreamError) -> Code {
+    match e {
+        StreamError::Idle => Code::ExecutorTimeout,
+        _ => Code::ExecutorLost,
     }
 }
 
@@ -42,7 +51,7 @@ pub(crate) async fn open_stream(ctx: &GatewayContext, subject: String, message: 
     let inbox = nats.new_inbox();
     let mut sub = nats.subscribe(inbox.clone()).await.map_err(|e| {
         tracing::error!(error = %e, "cannot subscribe stream inbox");
-        ApiError::Unavailable("bus_unavailable")
+        ApiError::Unavailable(Code::BusUnavailable)
     })?;
     let published = Instant::now();
     // The trace continues in the executor: W3C traceparent travels in the NATS headers.
@@ -52,7 +61,7 @@ pub(crate) async fn open_stream(ctx: &GatewayContext, subject: String, message: 
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "cannot publish to executors");
-            ApiError::Unavailable("bus_unavailable")
+            ApiError::Unavailable(Code::BusUnavailable)
         })?;
     let (frame, peer, origin) = first_frame(&mut sub, ctx.accept_timeout).await.map_err(|e| match e {
         FirstFrameError::NoResponders => ApiError::NoExecutor,
@@ -111,14 +120,10 @@ pub(crate) fn frames_to_bytes(rx: Receiver) -> impl Stream<Item = Result<Bytes, 
             Some(Ok(Frame::Data(b))) => Some((Ok(b), rx)),
             Some(Ok(Frame::End)) | None => None,
             Some(Ok(Frame::Error(f))) => Some((Err(ResponseAborted(f.code)), rx)),
-            Some(Ok(_)) => Some((Err(ResponseAborted("executor_protocol_error".into())), rx)),
+            Some(Ok(_)) => Some((Err(ResponseAborted(Code::ExecutorProtocolError.as_str().into())), rx)),
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "response stream from the executor failed");
-                let code = match e {
-                    StreamError::Idle => "executor_timeout",
-                    _ => "executor_lost",
-                };
-                Some((Err(ResponseAborted(code.into())), rx))
+                Some((Err(ResponseAborted(broken_stream_code(&e).as_str().into())), rx))
             }
         }
     })

@@ -10,9 +10,11 @@ use futures_util::StreamExt;
 use serde_json::json;
 use shellgate_shared::approval::{ApprovalStatus, ApprovalView, canonical_http};
 use shellgate_shared::bus::messages::HttpExecRequest;
+use shellgate_shared::error::Code;
 use shellgate_shared::guard::{Decision, HttpRequestView, QueryApi, Verdict};
 use shellgate_shared::ids::{ApprovalId, RequestId};
 use shellgate_shared::metrics::VerdictLabels;
+use shellgate_shared::states::{ApprovalPolicy, TargetKind};
 
 use crate::approvals::{Ruling, consume, create_approval, wait_for_decision};
 use crate::auth::{Grant, Principal};
@@ -37,14 +39,6 @@ pub enum Gate {
     Held { approval: Box<ApprovalView> },
 }
 
-fn query_api(grant: &Grant) -> Option<QueryApi> {
-    match grant.query_api.as_deref() {
-        Some("sql") => Some(QueryApi::Sql),
-        Some("graphql") => Some(QueryApi::GraphQl),
-        _ => None,
-    }
-}
-
 /// Reads the whole body, refusing more than `max` bytes with `too_large`.
 pub(crate) async fn read_bounded(
     payload: &mut web::Payload,
@@ -53,7 +47,7 @@ pub(crate) async fn read_bounded(
 ) -> Result<Bytes, ApiError> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::BadRequest("bad_body", "the request body could not be read"))?;
+        let chunk = chunk.map_err(|_| ApiError::BadRequest(Code::BadBody, "the request body could not be read"))?;
         if buf.len() + chunk.len() > max {
             return Err(too_large(max));
         }
@@ -76,7 +70,7 @@ fn requested_wait(req: &HttpRequest, max: Duration) -> Duration {
 }
 
 /// Puts the verdict in the audit record's detail and counts it.
-pub fn record(ctx: &GatewayContext, kind: &str, detail: &mut serde_json::Value, decision: &Decision) {
+pub fn record(ctx: &GatewayContext, kind: TargetKind, detail: &mut serde_json::Value, decision: &Decision) {
     let verdict = json!({
         "verdict": decision.verdict.as_str(),
         "rule": decision.rule,
@@ -95,7 +89,7 @@ pub fn record(ctx: &GatewayContext, kind: &str, detail: &mut serde_json::Value, 
         .gateway
         .guard_verdicts
         .get_or_create(&VerdictLabels {
-            kind: kind.into(),
+            kind: kind.as_str().into(),
             verdict: decision.verdict.as_str().into(),
             rule: decision.rule.clone().unwrap_or_else(|| "none".into()),
         })
@@ -112,7 +106,7 @@ pub async fn gate_http(
     open: &HttpExecRequest,
     detail: &mut serde_json::Value,
 ) -> Result<Gate, ApiError> {
-    let query_api = query_api(grant);
+    let query_api = grant.query_api.map(QueryApi::from);
     // The forwarded headers: exactly what the executor's re-check will see.
     let (raw_path, headers) = (open.path.as_str(), open.headers.as_slice());
     // Query APIs: the guard reads the query in the body, so the body is read first.
@@ -132,9 +126,9 @@ pub async fn gate_http(
         .guard_cache
         .for_target(&ctx.db, grant.target_id)
         .await
-        .map_err(|_| ApiError::Unavailable("guard_unavailable"))?;
+        .map_err(|_| ApiError::Unavailable(Code::GuardUnavailable))?;
     let decision = guard.check_http(&view);
-    record(ctx, "http", detail, &decision);
+    record(ctx, TargetKind::Http, detail, &decision);
     match decision.verdict {
         Verdict::Allow => {
             return Ok(Gate::Proceed {
@@ -143,7 +137,7 @@ pub async fn gate_http(
                 agent_confirmed: false,
             });
         }
-        Verdict::Reject => return Err(ApiError::BadRequest("unsafe_path", "the path is not allowed")),
+        Verdict::Reject => return Err(ApiError::BadRequest(Code::UnsafePath, "the path is not allowed")),
         // Nothing — no header, approval or token setting — makes a blocked request run.
         Verdict::Block => return Err(ApiError::Blocked(decision.reason)),
         Verdict::Approve => {}
@@ -162,7 +156,7 @@ pub async fn gate_http(
         &body,
     );
     let bound = Bound {
-        kind: "http",
+        kind: TargetKind::Http,
         request,
         hash,
     };
@@ -183,7 +177,7 @@ pub async fn gate_http(
 
 /// The request an approval binds: its kind, canonical form and that form's hash.
 pub struct Bound {
-    pub kind: &'static str,
+    pub kind: TargetKind,
     pub request: serde_json::Value,
     pub hash: String,
 }
@@ -219,7 +213,7 @@ pub async fn approve(
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .ok_or(ApiError::BadRequest(
-                "invalid_approval_id",
+                Code::InvalidApprovalId,
                 "X-Shellgate-Approval is not an approval id",
             ))?;
         let used = consume(ctx, id, token_id, grant.target_id, &hash).await?;
@@ -235,7 +229,7 @@ pub async fn approve(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     if agent_says_approved {
-        if principal.token.approval_policy == "agent_confirm" {
+        if principal.token.approval_policy == ApprovalPolicy::AgentConfirm {
             detail["approvedBy"] = json!("agent_confirm");
             return Ok(Approved::Run {
                 approval_id: None,
@@ -263,7 +257,7 @@ pub async fn approve(
             });
         }
         if decided.status == ApprovalStatus::Denied {
-            return Err(ApiError::Approval("approval_denied", "a human denied this request"));
+            return Err(ApiError::Approval(Code::ApprovalDenied, "a human denied this request"));
         }
         return Ok(Approved::Held(Box::new(decided)));
     }

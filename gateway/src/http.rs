@@ -14,11 +14,13 @@ use futures_util::StreamExt;
 use shellgate_shared::audit::Outcome;
 use shellgate_shared::bus::messages::{BodyMode, HttpExecRequest, ResponseHead, encode_open};
 use shellgate_shared::bus::stream::{Frame, Sender};
+use shellgate_shared::error::Code;
 use shellgate_shared::headers::{filter_request_headers, filter_response_headers};
 use shellgate_shared::http_path::{check_path, check_query};
 use shellgate_shared::ids::RequestId;
+use shellgate_shared::states::TargetKind;
 
-use crate::admit::{TargetKind, admit};
+use crate::admit::admit;
 use crate::audit::{AuditDraft, AuditedBody};
 use crate::auth::{Grant, Principal};
 use crate::context::GatewayContext;
@@ -48,7 +50,7 @@ fn content_length(req: &HttpRequest) -> Result<Option<u64>, ApiError> {
             .and_then(|s| s.trim().parse::<u64>().ok())
             .map(Some)
             .ok_or(ApiError::BadRequest(
-                "bad_content_length",
+                Code::BadContentLength,
                 "Content-Length is not a number",
             )),
     }
@@ -113,11 +115,11 @@ async fn prepare(
 async fn read_inline(payload: &mut web::Payload, expected: Option<u64>) -> Result<Bytes, ApiError> {
     let mut buf = BytesMut::with_capacity(usize::try_from(expected.unwrap_or(0)).unwrap_or(0));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::BadRequest("bad_body", "the request body could not be read"))?;
+        let chunk = chunk.map_err(|_| ApiError::BadRequest(Code::BadBody, "the request body could not be read"))?;
         buf.extend_from_slice(&chunk);
         if expected.is_some_and(|n| buf.len() as u64 > n) {
             return Err(ApiError::BadRequest(
-                "bad_body",
+                Code::BadBody,
                 "the request body is longer than its Content-Length",
             ));
         }
@@ -138,7 +140,7 @@ fn pump_body(mut payload: web::Payload, mut tx: Sender, max: u64) -> BodyPump {
     actix_web::rt::spawn(async move {
         while let Some(chunk) = payload.next().await {
             let Ok(chunk) = chunk else {
-                let f = shellgate_shared::bus::messages::StreamFailure::new(400, "bad_body", "request body aborted");
+                let f = shellgate_shared::bus::messages::StreamFailure::new(Code::BadBody, "request body aborted");
                 let _ = tx.send(Frame::Error(f)).await;
                 return;
             };
@@ -146,8 +148,7 @@ fn pump_body(mut payload: web::Payload, mut tx: Sender, max: u64) -> BodyPump {
             if b.get() > max {
                 t.set(true);
                 let f = shellgate_shared::bus::messages::StreamFailure::new(
-                    413,
-                    "payload_too_large",
+                    Code::PayloadTooLarge,
                     "request body too large",
                 );
                 let _ = tx.send(Frame::Error(f)).await;
@@ -227,7 +228,7 @@ async fn forward_inner(
         (Gate::Proceed { body: None, .. }, BodyMode::Stream) => Bytes::new(),
     };
     let message =
-        encode_open(&open, &inline).map_err(|_| ApiError::BadRequest("bad_request", "request cannot be encoded"))?;
+        encode_open(&open, &inline).map_err(|_| ApiError::BadRequest(Code::BadRequest, "request cannot be encoded"))?;
 
     let Opened {
         frame,

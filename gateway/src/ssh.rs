@@ -14,16 +14,18 @@ use shellgate_shared::approval::canonical_ssh;
 use shellgate_shared::audit::Outcome;
 use shellgate_shared::bus::messages::{SSH_STDERR, SSH_STDOUT, SshExecRequest, SshExit, encode_open};
 use shellgate_shared::bus::stream::{Frame, Receiver, StreamError};
+use shellgate_shared::error::Code;
 use shellgate_shared::guard::Verdict;
 use shellgate_shared::ids::RequestId;
 use shellgate_shared::ssh::{ExecBody, ExecSpec, remote_script};
+use shellgate_shared::states::{AuditKind, TargetKind};
 
-use crate::admit::{TargetKind, admit};
+use crate::admit::admit;
 use crate::audit::AuditDraft;
 use crate::context::GatewayContext;
 use crate::edge::REQUEST_ID_HEADER;
 use crate::error::ApiError;
-use crate::exec_stream::{Opened, open_stream, stream_error};
+use crate::exec_stream::{Opened, broken_stream_code, open_stream, stream_error};
 use crate::gate::{Approved, Bound, approve, held, read_bounded, record};
 
 /// Commands (with their stdin) up to this size are guarded on the request's own thread.
@@ -44,7 +46,7 @@ pub async fn exec(
 ) -> Result<HttpResponse, ApiError> {
     let request_id = crate::edge::request_id(&req);
     let mut draft = AuditDraft::new(ctx.clone(), &req, request_id);
-    draft.event.kind = "ssh".into();
+    draft.event.kind = AuditKind::Ssh;
     draft.event.method = None;
     draft.event.path = None;
     match run(&ctx, &req, &slug, payload, &mut draft, request_id).await {
@@ -111,7 +113,7 @@ async fn run(
         .guard_cache
         .for_target(&ctx.db, grant.target_id)
         .await
-        .map_err(|_| ApiError::Unavailable("guard_unavailable"))?;
+        .map_err(|_| ApiError::Unavailable(Code::GuardUnavailable))?;
     let script = remote_script(&spec.command, &spec.env);
     let decision = if script.len() + spec.stdin.as_ref().map_or(0, String::len) <= INLINE_GUARD_BYTES {
         guard.check_ssh(&script, spec.stdin.as_deref())
@@ -120,9 +122,9 @@ async fn run(
         let stdin = spec.stdin.clone();
         web::block(move || guard.check_ssh(&script, stdin.as_deref()))
             .await
-            .map_err(|_| ApiError::Unavailable("guard_unavailable"))?
+            .map_err(|_| ApiError::Unavailable(Code::GuardUnavailable))?
     };
-    record(ctx, "ssh", &mut draft.event.detail, &decision);
+    record(ctx, TargetKind::Ssh, &mut draft.event.detail, &decision);
     let (approval_id, agent_confirmed) = match decision.verdict {
         Verdict::Allow => (None, false),
         // Nothing — no header, approval or token setting — makes a blocked command run.
@@ -130,7 +132,7 @@ async fn run(
         Verdict::Approve => {
             let (request, hash) = canonical_ssh(grant.binding(), &spec.command, &spec.env, spec.stdin.as_deref());
             let bound = Bound {
-                kind: "ssh",
+                kind: TargetKind::Ssh,
                 request,
                 hash,
             };
@@ -156,7 +158,7 @@ async fn run(
         agent_confirmed,
     };
     let message =
-        encode_open(&open, &[]).map_err(|_| ApiError::BadRequest("bad_request", "request cannot be encoded"))?;
+        encode_open(&open, &[]).map_err(|_| ApiError::BadRequest(Code::BadRequest, "request cannot be encoded"))?;
     let Opened {
         frame,
         tx,
@@ -228,12 +230,17 @@ fn finish_audit(mut draft: AuditDraft, ended: Ended<'_>) {
                 detail.insert("reusedConnection".into(), json!(exit.reused_connection));
             }
             if exit.timed_out {
-                draft.finish(Outcome::Failed, 504, Some("command_timeout".into()));
+                let code = Code::CommandTimeout;
+                draft.finish(code.outcome(), code.status(), Some(code.as_str().into()));
             } else {
                 draft.finish(Outcome::Allowed, 200, None);
             }
         }
-        Ended::Disconnected => draft.finish(Outcome::Cancelled, 200, Some("client_disconnected".into())),
+        Ended::Disconnected => {
+            let code = Code::ClientDisconnected;
+            draft.finish(code.outcome(), 200, Some(code.as_str().into()));
+        }
+        // The event stream already answered 200: the record keeps the failure's code.
         Ended::Failed(code) => draft.finish(Outcome::Failed, 502, Some(code.to_string())),
     }
 }
@@ -273,7 +280,7 @@ async fn collect(mut rx: Receiver, spec: &ExecSpec, draft: AuditDraft, request_i
         map.insert("stdoutEncoding".into(), json!(stdout_encoding));
         map.insert("stderrEncoding".into(), json!(stderr_encoding));
         if exit.timed_out {
-            map.insert("error".into(), json!("command_timeout"));
+            map.insert("error".into(), json!(Code::CommandTimeout));
             map.insert(
                 "message".into(),
                 json!("the command did not finish within its timeout and was killed"),
@@ -366,13 +373,9 @@ impl EventState {
             let frame = match self.rx.next().await {
                 Some(Ok(f)) => f,
                 Some(Err(e)) => {
-                    let code = match e {
-                        StreamError::Idle => "executor_timeout",
-                        _ => "executor_lost",
-                    };
-                    return self.fail(code, "the executor stopped responding");
+                    return self.fail(broken_stream_code(&e).as_str(), "the executor stopped responding");
                 }
-                None => return self.fail("executor_lost", "the executor stopped responding"),
+                None => return self.fail(Code::ExecutorLost.as_str(), "the executor stopped responding"),
             };
             match frame {
                 Frame::Data(b) if !b.is_empty() => {

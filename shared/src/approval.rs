@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 
 use crate::db::models::{Approval, Target};
 use crate::ids::{ApprovalId, TargetId, TokenId};
+use crate::states::TargetKind;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -21,7 +22,7 @@ pub struct ApprovalView {
     pub id: ApprovalId,
     pub token_id: TokenId,
     pub target_id: TargetId,
-    pub kind: String,
+    pub kind: TargetKind,
     /// The canonical request: `target` (`{id, kind, address}`) and, for HTTP, `{method, path,
     /// query, headers, bodySha256}`; for SSH `{command, env, stdinSha256}`.
     pub request: serde_json::Value,
@@ -43,11 +44,8 @@ pub struct ApprovalView {
 
 impl From<Approval> for ApprovalView {
     fn from(a: Approval) -> Self {
-        // A pending approval past its expiry is expired, whether or not the sweeper ran yet. A
-        // status the database cannot hold (its CHECK) would read as expired: never usable.
-        let status = ApprovalStatus::parse(&a.status)
-            .unwrap_or(ApprovalStatus::Expired)
-            .at(a.expires_at, OffsetDateTime::now_utc());
+        // A pending approval past its expiry is expired, whether or not the sweeper ran yet.
+        let status = a.status.at(a.expires_at, OffsetDateTime::now_utc());
         Self {
             id: a.id,
             token_id: a.token_id,
@@ -89,7 +87,7 @@ impl ApprovalEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TargetBinding<'a> {
     pub id: TargetId,
-    pub kind: &'a str,
+    pub kind: TargetKind,
     pub address: &'a str,
 }
 
@@ -102,14 +100,14 @@ impl TargetBinding<'_> {
 /// Where a target sends what it is given: the base URL of an HTTP target, `user@host:port` of an
 /// SSH one.
 pub fn target_address(target: &Target) -> String {
-    match target.kind.as_str() {
-        "ssh" => format!(
+    match target.kind {
+        TargetKind::Ssh => format!(
             "{}@{}:{}",
             target.ssh_username.as_deref().unwrap_or(""),
             target.ssh_host.as_deref().unwrap_or(""),
             target.ssh_port.unwrap_or(22)
         ),
-        _ => target.base_url.clone().unwrap_or_default(),
+        TargetKind::Http => target.base_url.clone().unwrap_or_default(),
     }
 }
 
@@ -170,7 +168,7 @@ mod tests {
 
     const A: TargetBinding<'static> = TargetBinding {
         id: TargetId(uuid::Uuid::from_u128(1)),
-        kind: "http",
+        kind: TargetKind::Http,
         address: "https://a.example",
     };
 
@@ -222,7 +220,10 @@ mod tests {
             address: "https://b.example",
             ..A
         };
-        let ssh = TargetBinding { kind: "ssh", ..A };
+        let ssh = TargetBinding {
+            kind: TargetKind::Ssh,
+            ..A
+        };
         let base = http(A, "DELETE", "/v1/x", "", &[], b"");
         for t in [other, moved, ssh] {
             assert_ne!(http(t, "DELETE", "/v1/x", "", &[], b""), base, "{t:?}");

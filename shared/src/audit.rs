@@ -9,59 +9,29 @@ use time::OffsetDateTime;
 
 use crate::db::models::AuditRow;
 use crate::ids::{AdminKeyId, AuditEventId, RequestId, TargetId, TokenId};
+use crate::states::AuditKind;
 
-/// What became of an action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Executed and completed (whatever status the upstream answered).
-    Allowed,
-    /// Refused by Shellgate before execution (auth, permission, path safety, limits).
-    Refused,
-    /// Executed but failed in transit (upstream unreachable, timeout, executor lost).
-    Failed,
-    /// The agent went away before the response was complete.
-    Cancelled,
-    /// The guard asked for a human: an approval was created (202).
-    ApprovalRequired,
-    /// The guard blocked it; it never runs (403).
-    Blocked,
-    /// Approval lifecycle: a human approved.
-    Approved,
-    /// Approval lifecycle: a human denied (or the agent re-sent a denied request).
-    Denied,
-    /// Approval lifecycle: nobody decided in time.
-    Expired,
-}
-
-impl Outcome {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "allowed" => Outcome::Allowed,
-            "refused" => Outcome::Refused,
-            "failed" => Outcome::Failed,
-            "cancelled" => Outcome::Cancelled,
-            "approval_required" => Outcome::ApprovalRequired,
-            "blocked" => Outcome::Blocked,
-            "approved" => Outcome::Approved,
-            "denied" => Outcome::Denied,
-            "expired" => Outcome::Expired,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Allowed => "allowed",
-            Outcome::Refused => "refused",
-            Outcome::Failed => "failed",
-            Outcome::Cancelled => "cancelled",
-            Outcome::ApprovalRequired => "approval_required",
-            Outcome::Blocked => "blocked",
-            Outcome::Approved => "approved",
-            Outcome::Denied => "denied",
-            Outcome::Expired => "expired",
-        }
+crate::text_enum! {
+    /// What became of an action.
+    pub enum Outcome {
+        /// Executed and completed (whatever status the upstream answered).
+        Allowed => "allowed",
+        /// Refused by Shellgate before execution (auth, permission, path safety, limits).
+        Refused => "refused",
+        /// Executed but failed in transit (upstream unreachable, timeout, executor lost).
+        Failed => "failed",
+        /// The agent went away before the response was complete.
+        Cancelled => "cancelled",
+        /// The guard asked for a human: an approval was created (202).
+        ApprovalRequired => "approval_required",
+        /// The guard blocked it; it never runs (403).
+        Blocked => "blocked",
+        /// Approval lifecycle: a human approved.
+        Approved => "approved",
+        /// Approval lifecycle: a human denied (or the agent re-sent a denied request).
+        Denied => "denied",
+        /// Approval lifecycle: nobody decided in time.
+        Expired => "expired",
     }
 }
 
@@ -74,7 +44,7 @@ pub struct AuditEvent {
     pub request_id: RequestId,
     /// `http` or `ssh` (an agent's action), `approval` (an approval's lifecycle) or `admin` (a
     /// change through the management API).
-    pub kind: String,
+    pub kind: AuditKind,
     pub token_id: Option<TokenId>,
     pub target_id: Option<TargetId>,
     pub target_slug: Option<String>,
@@ -129,7 +99,7 @@ impl AuditEvent {
             bytes_out: clamp(self.bytes_out),
             client_ip: self.client_ip,
             executor: self.executor,
-            outcome: self.outcome.as_str().to_string(),
+            outcome: self.outcome,
             error_code: self.error_code,
             detail: if self.detail.is_null() {
                 serde_json::json!({})
@@ -160,7 +130,7 @@ impl From<AuditRow> for AuditEvent {
             bytes_out: unsigned(r.bytes_out),
             client_ip: r.client_ip,
             executor: r.executor,
-            outcome: Outcome::parse(&r.outcome).unwrap_or(Outcome::Failed),
+            outcome: r.outcome,
             error_code: r.error_code,
             detail: r.detail,
         }
@@ -174,7 +144,7 @@ impl AuditEvent {
             id: AuditEventId::new(),
             occurred_at: OffsetDateTime::now_utc(),
             request_id: RequestId::new(),
-            kind: "approval".into(),
+            kind: AuditKind::Approval,
             token_id: Some(view.token_id),
             target_id: Some(view.target_id),
             target_slug: None,
@@ -228,7 +198,7 @@ impl AuditEvent {
             id: AuditEventId::new(),
             occurred_at: OffsetDateTime::now_utc(),
             request_id: RequestId::new(),
-            kind: "admin".into(),
+            kind: AuditKind::Admin,
             token_id: None,
             target_id: None,
             target_slug: None,

@@ -1,6 +1,7 @@
 //! Target credentials: what an admin stores, how it is validated, the hint shown back (never the
 //! value), and the byte strings an executor must scrub from anything returning to an agent.
 
+use crate::states::TargetKind;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
@@ -81,13 +82,12 @@ impl Credential {
         }
     }
 
-    /// Whether this credential can be used with a target of `target_kind` (`http`, `ssh`).
-    pub fn fits_target_kind(&self, target_kind: &str) -> bool {
+    /// Whether this credential can be used with a target of `target_kind`.
+    pub fn fits_target_kind(&self, target_kind: TargetKind) -> bool {
         let ssh = matches!(self, Credential::SshKey { .. } | Credential::Password { .. });
         match target_kind {
-            "ssh" => ssh,
-            "http" => !ssh,
-            _ => false,
+            TargetKind::Ssh => ssh,
+            TargetKind::Http => !ssh,
         }
     }
 

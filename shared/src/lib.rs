@@ -18,7 +18,9 @@ pub mod health;
 pub mod ids;
 pub mod metrics;
 pub mod ssh;
+pub mod states;
 pub mod telemetry;
+pub mod text_enum;
 
 /// The guard engine (crate `shellgate-guard`).
 pub use shellgate_guard as guard;

@@ -2,6 +2,7 @@
 //! the exact script a server runs, the canonical form an approval binds, host-key descriptions
 //! and signal numbers.
 
+use crate::error::Code;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -33,11 +34,11 @@ pub struct ExecSpec {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ExecBodyError {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
 }
 
-fn refuse(code: &'static str, message: impl Into<String>) -> ExecBodyError {
+fn refuse(code: Code, message: impl Into<String>) -> ExecBodyError {
     ExecBodyError {
         code,
         message: message.into(),
@@ -73,7 +74,7 @@ impl ExecBody {
             } else {
                 "the body does not match {\"command\": string, \"timeout\"?: seconds, \"stdin\"?: string, \"env\"?: {name: value}}"
             };
-            refuse("bad_body", format!("{what}: {e}"))
+            refuse(Code::BadBody, format!("{what}: {e}"))
         })
     }
 
@@ -81,45 +82,45 @@ impl ExecBody {
         let command = self.command.unwrap_or_default();
         if command.trim().is_empty() {
             return Err(refuse(
-                "missing_command",
+                Code::MissingCommand,
                 "\"command\" is required and must not be blank",
             ));
         }
         if command.contains('\0') {
-            return Err(refuse("bad_command", "\"command\" must not contain NUL characters"));
+            return Err(refuse(Code::BadCommand, "\"command\" must not contain NUL characters"));
         }
         let secs = self.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS);
         #[expect(clippy::cast_precision_loss, reason = "the maximum is a small number of seconds")]
         let max = max_timeout_secs as f64;
         if !secs.is_finite() || secs <= 0.0 || secs > max {
             return Err(refuse(
-                "bad_timeout",
+                Code::BadTimeout,
                 format!("\"timeout\" must be a number of seconds greater than 0 and at most {max_timeout_secs}"),
             ));
         }
         if self.stdin.as_deref().is_some_and(|s| s.contains('\0')) {
-            return Err(refuse("bad_stdin", "\"stdin\" must not contain NUL characters"));
+            return Err(refuse(Code::BadStdin, "\"stdin\" must not contain NUL characters"));
         }
         let env = self.env.unwrap_or_default();
         if env.len() > MAX_ENV_VARS {
             return Err(refuse(
-                "bad_env",
+                Code::BadEnv,
                 format!("at most {MAX_ENV_VARS} environment variables"),
             ));
         }
         for (name, value) in &env {
             if !valid_env_name(name) {
                 return Err(refuse(
-                    "bad_env",
+                    Code::BadEnv,
                     format!("{name:?} is not a valid environment variable name"),
                 ));
             }
             if reserved_env(name) {
-                return Err(refuse("bad_env", format!("{name} may not be set through \"env\"")));
+                return Err(refuse(Code::BadEnv, format!("{name} may not be set through \"env\"")));
             }
             if value.contains('\0') {
                 return Err(refuse(
-                    "bad_env",
+                    Code::BadEnv,
                     format!("the value of {name} contains a NUL character"),
                 ));
             }
@@ -254,7 +255,7 @@ mod tests {
             spec(r#"{"command":"x","timeout":0.5}"#).unwrap().timeout,
             Duration::from_millis(500)
         );
-        let code = |j: &str| spec(j).unwrap_err().code;
+        let code = |j: &str| spec(j).unwrap_err().code.as_str();
         assert_eq!(code("nope"), "bad_body");
         assert_eq!(code(r#"{"command":1}"#), "bad_body");
         assert_eq!(code(r#"{"command":"x","sudo":true}"#), "bad_body");

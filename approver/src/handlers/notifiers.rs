@@ -18,8 +18,9 @@ use crate::auth::Admin;
 use crate::context::ApproverContext;
 use crate::error::{ApiError, parse_id};
 use crate::notify::delivery::CONFIGURED_NAMES;
-use crate::notify::registry::{self as notifiers, SLACK, WEBHOOK};
+use crate::notify::registry as notifiers;
 use crate::validate;
+use shellgate_shared::states::NotifierKind;
 
 /// Prefix of the signing secrets the approver generates.
 const SECRET_PREFIX: &str = "whsec_";
@@ -29,7 +30,7 @@ const SECRET_PREFIX: &str = "whsec_";
 pub struct NotifierResponse {
     pub id: NotifierId,
     pub name: String,
-    pub kind: String,
+    pub kind: NotifierKind,
     /// Scheme, host and port of the URL (the rest may hold a token and is not shown).
     pub url_hint: String,
     pub enabled: bool,
@@ -93,17 +94,6 @@ fn key(ctx: &ApproverContext) -> Result<&NotifierKey, ApiError> {
     })
 }
 
-fn kind(s: &str) -> Result<&'static str, ApiError> {
-    match s {
-        WEBHOOK => Ok(WEBHOOK),
-        SLACK => Ok(SLACK),
-        _ => Err(ApiError::validation(
-            "invalid_kind",
-            "kind must be 'webhook' or 'slack'",
-        )),
-    }
-}
-
 /// An absolute http(s) URL with a host; returns it with its hint.
 fn url(s: &str) -> Result<(String, String), ApiError> {
     let bad = |why: &str| ApiError::validation("invalid_url", format!("url {why}"));
@@ -151,16 +141,16 @@ pub async fn create_notifier(
             format!("{name:?} is the name of a notifier the settings configure"),
         ));
     }
-    let kind = kind(&body.kind)?;
+    let kind: NotifierKind = validate::one_of(&body.kind, "kind", "invalid_kind")?;
     let (url, url_hint) = url(&body.url)?;
     let (secret, generated) = match (kind, body.secret.as_deref()) {
-        (SLACK, Some(_)) => {
+        (NotifierKind::Slack, Some(_)) => {
             return Err(ApiError::validation(
                 "invalid_secret",
                 "slack notifiers take no secret (the URL is one)",
             ));
         }
-        (SLACK, None) => (None, false),
+        (NotifierKind::Slack, None) => (None, false),
         (_, Some(s)) => (Some(secret(s)?), false),
         (_, None) => (Some(generated_secret()), true),
     };
@@ -169,7 +159,7 @@ pub async fn create_notifier(
     let row = NotifierRow {
         id,
         name,
-        kind: kind.to_string(),
+        kind,
         url_hint,
         sealed: notifiers::seal(key, id, &url, secret.as_deref()).map_err(|e| ApiError::Internal(e.to_string()))?,
         key_id: key.key_id().to_string(),
@@ -248,7 +238,7 @@ pub async fn update_notifier(
             "a notifier's name cannot change",
         ));
     }
-    let is_slack = current.kind == SLACK;
+    let is_slack = current.kind == NotifierKind::Slack;
     if is_slack && (body.secret.is_some() || body.regenerate_secret) {
         return Err(ApiError::validation(
             "invalid_secret",

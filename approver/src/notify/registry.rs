@@ -20,11 +20,10 @@ use shellgate_shared::ids::NotifierId;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
+use shellgate_shared::states::NotifierKind;
+
 use crate::context::ApproverContext;
 use crate::notify::delivery::{self as notifier, Notifier, NotifySettings, Target};
-
-pub const WEBHOOK: &str = "webhook";
-pub const SLACK: &str = "slack";
 
 /// What a row seals: where the notifier posts and, for a webhook, what it signs with.
 #[derive(Serialize, Deserialize)]
@@ -55,13 +54,13 @@ pub fn open(key: &NotifierKey, row: &NotifierRow) -> Result<(String, Option<Stri
     Ok((sealed.url, sealed.secret))
 }
 
-fn target(kind: &str, url: String, secret: Option<String>) -> Result<Target, String> {
+fn target(kind: NotifierKind, url: String, secret: Option<String>) -> Result<Target, String> {
     match (kind, secret) {
-        (WEBHOOK, Some(secret)) => Ok(Target::Webhook {
+        (NotifierKind::Webhook, Some(secret)) => Ok(Target::Webhook {
             url,
             secret: SecretString::from(secret),
         }),
-        (SLACK, _) => Ok(Target::Slack {
+        (NotifierKind::Slack, _) => Ok(Target::Slack {
             url: SecretString::from(url),
         }),
         (other, _) => Err(format!("a {other} notifier without what it needs")),
@@ -254,7 +253,7 @@ async fn start(ctx: &ApproverContext, row: &NotifierRow) -> anyhow::Result<Runni
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("SHELLGATE_NOTIFIER_KEY is not set"))?;
     let (url, secret) = open(key, row).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let target = target(&row.kind, url, secret).map_err(anyhow::Error::msg)?;
+    let target = target(row.kind, url, secret).map_err(anyhow::Error::msg)?;
     let settings = NotifySettings::from_settings(&ctx.settings);
     let consumer = consumer_name(row.id);
     let stream_consumer = notifier::prepare(&ctx.bus, &ctx.settings.nats_url, &consumer, settings.ack_wait()).await?;
@@ -301,7 +300,7 @@ mod tests {
         let mut row = NotifierRow {
             id,
             name: "n".into(),
-            kind: WEBHOOK.into(),
+            kind: NotifierKind::Webhook,
             url_hint: String::new(),
             sealed: seal(&key, id, "https://h.example/x", Some("canary-secret")).unwrap(),
             key_id: key.key_id().to_string(),

@@ -11,7 +11,9 @@ use shellgate_shared::bus::messages::{
 use shellgate_shared::bus::stream::{Frame, Sender};
 use shellgate_shared::db::queries;
 use shellgate_shared::db::queries::host_keys::PresentedKey;
+use shellgate_shared::error::Code;
 use shellgate_shared::ssh::{KILL_AFTER_SECS, exit_code_for_signal, parse_public_key, remote_script, wrapped_script};
+use shellgate_shared::states::TargetKind;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -28,10 +30,6 @@ const KILL_AFTER: Duration = Duration::from_secs(KILL_AFTER_SECS + 1);
 /// The server-side deadline is this much after the executor's own: normally the executor's TERM
 /// comes first; the deadline kills the command if the executor or its connection is gone.
 const REMOTE_DEADLINE_SLACK_SECS: u64 = 1;
-
-fn fail(status: u16, code: &str, message: &str) -> StreamFailure {
-    StreamFailure::new(status, code, message)
-}
 
 /// Handles one SSH open message from the queue group. Always answers.
 pub async fn handle_ssh_open(ctx: Arc<ExecutorContext>, pools: Arc<SshPools>, msg: async_nats::Message) {
@@ -79,14 +77,13 @@ async fn run(
     tx: &mut Sender,
 ) -> Result<(), StreamFailure> {
     let started = Instant::now();
-    let resolved = resolve_target(ctx, req.target_id, "ssh").await?;
+    let resolved = resolve_target(ctx, req.target_id, TargetKind::Ssh).await?;
     let target = &resolved.target;
     crate::recheck::recheck_ssh(ctx, &req, target).await?;
-    let misconfigured = || fail(502, "target_misconfigured", "the SSH target is incomplete");
+    let misconfigured = || StreamFailure::new(Code::TargetMisconfigured, "the SSH target is incomplete");
     let sealed = resolved.credential.as_ref().ok_or_else(|| {
-        fail(
-            502,
-            "credential_missing",
+        StreamFailure::new(
+            Code::CredentialMissing,
             "the SSH target has no credential; an admin must set one",
         )
     })?;
@@ -185,9 +182,8 @@ async fn host_key_refused(
             fingerprint = %presented.fingerprint,
             "SSH host key mismatch: the server presented a key that is not pinned for this target"
         );
-        fail(
-            502,
-            "host_key_mismatch",
+        StreamFailure::new(
+            Code::HostKeyMismatch,
             &format!(
                 "the server presented host key {} ({}), which does not match the key pinned for this target; \
                  nothing was run",
@@ -195,9 +191,8 @@ async fn host_key_refused(
             ),
         )
     } else {
-        fail(
-            502,
-            "host_key_unknown",
+        StreamFailure::new(
+            Code::HostKeyUnknown,
             &format!(
                 "the server's host key {} ({}) is not accepted yet; an admin must accept it \
                  (POST /api/targets/{}/host-keys) before commands run",
@@ -262,9 +257,8 @@ async fn execute(
     started: Instant,
 ) -> Result<Option<SshExit>, StreamFailure> {
     let lost = || {
-        fail(
-            502,
-            "ssh_connection_lost",
+        StreamFailure::new(
+            Code::SshConnectionLost,
             "the SSH connection was lost while the command ran",
         )
     };
@@ -281,9 +275,8 @@ async fn execute(
         match read.wait().await {
             Some(ChannelMsg::Success) => break,
             Some(ChannelMsg::Failure) => {
-                return Err(fail(
-                    502,
-                    "ssh_exec_refused",
+                return Err(StreamFailure::new(
+                    Code::SshExecRefused,
                     "the SSH server refused to run the command",
                 ));
             }

@@ -14,6 +14,7 @@ use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use shellgate_shared::bus::messages::StreamFailure;
 use shellgate_shared::config::Settings;
 use shellgate_shared::credential::Credential;
+use shellgate_shared::error::Code;
 use shellgate_shared::ids::TargetId;
 use shellgate_shared::metrics::{ExecutorMetrics, OutcomeLabels};
 use shellgate_shared::ssh::{HostKeyInfo, describe_host_key};
@@ -55,8 +56,8 @@ pub enum ConnectError {
     Failure(StreamFailure),
 }
 
-fn failure(status: u16, code: &str, message: &str) -> ConnectError {
-    ConnectError::Failure(StreamFailure::new(status, code, message))
+fn failure(code: Code, message: &str) -> ConnectError {
+    ConnectError::Failure(StreamFailure::new(code, message))
 }
 
 /// Verifies the server's host key against the target's accepted keys; remembers what it saw.
@@ -234,11 +235,7 @@ impl SshPools {
                         }
                         failed_opens += 1;
                         if failed_opens > self.settings.max_connections + 2 {
-                            return Err(failure(
-                                502,
-                                "ssh_session_refused",
-                                "the server refused to open a session",
-                            ));
+                            return Err(failure(Code::SshSessionRefused, "the server refused to open a session"));
                         }
                     }
                 }
@@ -273,8 +270,7 @@ impl SshPools {
                 .is_ok_and(|r| r.is_err())
             {
                 return Err(failure(
-                    503,
-                    "ssh_busy",
+                    Code::SshBusy,
                     "every connection to this server is busy; try again",
                 ));
             }
@@ -304,12 +300,12 @@ impl SshPools {
                                 presented: describe_host_key(&key),
                                 pinned: !ep.pins.is_empty(),
                             },
-                            None => failure(502, "ssh_connect_failed", "the server's host key could not be read"),
+                            None => failure(Code::SshConnectFailed, "the server's host key could not be read"),
                         }
                     }
                     other => {
                         tracing::info!(error = %other, host = %ep.host, port = ep.port, "SSH connect failed");
-                        failure(502, "ssh_connect_failed", "cannot connect to the SSH server")
+                        failure(Code::SshConnectFailed, "cannot connect to the SSH server")
                     }
                 })?;
             authenticate(&mut handle, ep).await?;
@@ -319,8 +315,7 @@ impl SshPools {
             .await
             .map_err(|_| {
                 failure(
-                    504,
-                    "ssh_connect_timeout",
+                    Code::SshConnectTimeout,
                     "the SSH server did not complete the connection in time",
                 )
             })??;
@@ -391,21 +386,14 @@ fn remove(pool: &TargetPool, conn: &Arc<Conn>) {
 }
 
 async fn authenticate(handle: &mut Handle<ClientHandler>, ep: &Endpoint) -> Result<(), ConnectError> {
-    let auth_failed = || {
-        failure(
-            502,
-            "ssh_auth_failed",
-            "the SSH server rejected the target's credential",
-        )
-    };
+    let auth_failed = || failure(Code::SshAuthFailed, "the SSH server rejected the target's credential");
     let result = match &ep.credential {
         Credential::SshKey { .. } => {
             let key = match ep.credential.ssh_private_key() {
                 Some(Ok(k)) => k,
                 _ => {
                     return Err(failure(
-                        502,
-                        "credential_unavailable",
+                        Code::CredentialUnavailable,
                         "the target's SSH key cannot be read",
                     ));
                 }
@@ -422,8 +410,7 @@ async fn authenticate(handle: &mut Handle<ClientHandler>, ep: &Endpoint) -> Resu
         Credential::Password { password } => handle.authenticate_password(&ep.username, password).await,
         _ => {
             return Err(failure(
-                502,
-                "credential_unavailable",
+                Code::CredentialUnavailable,
                 "the target's credential is not an SSH credential",
             ));
         }

@@ -7,42 +7,26 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::db::models::Approval;
+use crate::error::Code;
 use crate::ids::{TargetId, TokenId};
 
-/// Where an approval is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalStatus {
-    /// Waiting for a human.
-    Pending,
-    /// A human approved it; the agent may run the request once.
-    Approved,
-    /// A human denied it.
-    Denied,
-    /// Nobody decided in time.
-    Expired,
-    /// Approved and run.
-    Used,
+crate::text_enum! {
+    /// Where an approval is in its life.
+    pub enum ApprovalStatus {
+        /// Waiting for a human.
+        Pending => "pending",
+        /// A human approved it; the agent may run the request once.
+        Approved => "approved",
+        /// A human denied it.
+        Denied => "denied",
+        /// Nobody decided in time.
+        Expired => "expired",
+        /// Approved and run.
+        Used => "used",
+    }
 }
 
 impl ApprovalStatus {
-    pub const ALL: [Self; 5] = [Self::Pending, Self::Approved, Self::Denied, Self::Expired, Self::Used];
-
-    /// As stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Denied => "denied",
-            Self::Expired => "expired",
-            Self::Used => "used",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
     /// The legal transitions: pending → approved | denied (a human, before expiry) | expired
     /// (the sweeper); approved → used (the agent, once, before expiry). Nothing else, ever.
     pub fn can_become(self, next: Self) -> bool {
@@ -60,12 +44,6 @@ impl ApprovalStatus {
         } else {
             self
         }
-    }
-}
-
-impl std::fmt::Display for ApprovalStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -125,14 +103,14 @@ pub enum UseRefusal {
 }
 
 impl UseRefusal {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> Code {
         match self {
-            Self::NotFound => "approval_not_found",
-            Self::Pending => "approval_pending",
-            Self::Denied => "approval_denied",
-            Self::Expired => "approval_expired",
-            Self::Used => "approval_used",
-            Self::OtherTarget | Self::OtherRequest => "approval_mismatch",
+            Self::NotFound => Code::ApprovalNotFound,
+            Self::Pending => Code::ApprovalPending,
+            Self::Denied => Code::ApprovalDenied,
+            Self::Expired => Code::ApprovalExpired,
+            Self::Used => Code::ApprovalUsed,
+            Self::OtherTarget | Self::OtherRequest => Code::ApprovalMismatch,
         }
     }
 
@@ -162,9 +140,7 @@ pub fn use_refusal(
     let Some(a) = approval.filter(|a| a.token_id == token) else {
         return Some(UseRefusal::NotFound);
     };
-    let Some(status) = ApprovalStatus::parse(&a.status) else {
-        return Some(UseRefusal::NotFound);
-    };
+    let status = a.status;
     let expired = a.expires_at <= now;
     Some(match status {
         ApprovalStatus::Used => UseRefusal::Used,
@@ -192,8 +168,8 @@ mod tests {
             (Pending, Expired),
             (Approved, Used),
         ];
-        for from in ApprovalStatus::ALL {
-            for to in ApprovalStatus::ALL {
+        for &from in ApprovalStatus::ALL {
+            for &to in ApprovalStatus::ALL {
                 assert_eq!(from.can_become(to), legal.contains(&(from, to)), "{from} -> {to}");
             }
         }
@@ -201,7 +177,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_match_serde() {
-        for s in ApprovalStatus::ALL {
+        for &s in ApprovalStatus::ALL {
             assert_eq!(ApprovalStatus::parse(s.as_str()), Some(s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
             assert_eq!(
@@ -219,13 +195,13 @@ mod tests {
             id: ApprovalId::new(),
             token_id: token,
             target_id: target,
-            kind: "http".into(),
+            kind: crate::states::TargetKind::Http,
             request: serde_json::Value::Null,
             request_hash: "h".into(),
             rule: None,
             reason: String::new(),
             matched: None,
-            status: status.into(),
+            status: ApprovalStatus::parse(status).unwrap(),
             created_at: now,
             expires_at: now + time::Duration::seconds(expires_in),
             decided_at: None,
@@ -265,6 +241,6 @@ mod tests {
             use_refusal(Some(&a), token, target, "x", now),
             Some(UseRefusal::OtherRequest)
         );
-        assert_eq!(UseRefusal::OtherTarget.code(), "approval_mismatch");
+        assert_eq!(UseRefusal::OtherTarget.code().as_str(), "approval_mismatch");
     }
 }

@@ -5,7 +5,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::schema::*;
+use crate::approval::ApprovalStatus;
+use crate::audit::Outcome;
 use crate::ids::{AdminKeyId, ApprovalId, AuditEventId, NotifierId, RequestId, TargetId, TokenId};
+use crate::states::{ApprovalPolicy, AuditKind, HostKeyStatus, NotifierKind, QueryApi, TargetKind};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = admin_api_keys, check_for_backend(diesel::pg::Pg))]
@@ -39,7 +42,7 @@ pub struct Token {
     pub revoked_at: Option<OffsetDateTime>,
     pub last_used_at: Option<OffsetDateTime>,
     /// `human` (default) or `agent_confirm` (the agent's `X-Shellgate-Approved` is honoured).
-    pub approval_policy: String,
+    pub approval_policy: ApprovalPolicy,
 }
 
 impl Token {
@@ -57,7 +60,7 @@ pub struct NewToken<'a> {
     pub token_hash: &'a [u8],
     pub enabled: bool,
     pub expires_at: Option<OffsetDateTime>,
-    pub approval_policy: &'a str,
+    pub approval_policy: ApprovalPolicy,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -68,7 +71,7 @@ pub struct TokenChangeset {
     pub expires_at: Option<Option<OffsetDateTime>>,
     pub token_hash: Option<Vec<u8>>,
     pub updated_at: Option<OffsetDateTime>,
-    pub approval_policy: Option<String>,
+    pub approval_policy: Option<ApprovalPolicy>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]
@@ -77,7 +80,7 @@ pub struct Target {
     pub id: TargetId,
     pub slug: String,
     pub name: String,
-    pub kind: String,
+    pub kind: TargetKind,
     pub base_url: Option<String>,
     pub ssh_host: Option<String>,
     pub ssh_port: Option<i32>,
@@ -88,7 +91,7 @@ pub struct Target {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     /// `sql` or `graphql`: the guard inspects the query in the JSON body.
-    pub query_api: Option<String>,
+    pub query_api: Option<QueryApi>,
 }
 
 #[derive(Debug, Insertable)]
@@ -97,7 +100,7 @@ pub struct NewTarget {
     pub id: TargetId,
     pub slug: String,
     pub name: String,
-    pub kind: String,
+    pub kind: TargetKind,
     pub base_url: Option<String>,
     pub ssh_host: Option<String>,
     pub ssh_port: Option<i32>,
@@ -105,7 +108,7 @@ pub struct NewTarget {
     pub pool: String,
     pub enabled: bool,
     pub description: String,
-    pub query_api: Option<String>,
+    pub query_api: Option<QueryApi>,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -120,7 +123,7 @@ pub struct TargetChangeset {
     pub enabled: Option<bool>,
     pub description: Option<String>,
     pub updated_at: Option<OffsetDateTime>,
-    pub query_api: Option<Option<String>>,
+    pub query_api: Option<Option<QueryApi>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -161,7 +164,7 @@ pub struct AuditRow {
     pub occurred_at: OffsetDateTime,
     pub recorded_at: OffsetDateTime,
     pub request_id: RequestId,
-    pub kind: String,
+    pub kind: AuditKind,
     pub token_id: Option<TokenId>,
     pub target_id: Option<TargetId>,
     pub target_slug: Option<String>,
@@ -173,7 +176,7 @@ pub struct AuditRow {
     pub bytes_out: i64,
     pub client_ip: Option<String>,
     pub executor: Option<String>,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub error_code: Option<String>,
     pub detail: serde_json::Value,
 }
@@ -184,13 +187,13 @@ pub struct Approval {
     pub id: ApprovalId,
     pub token_id: TokenId,
     pub target_id: TargetId,
-    pub kind: String,
+    pub kind: TargetKind,
     pub request: serde_json::Value,
     pub request_hash: String,
     pub rule: Option<String>,
     pub reason: String,
     pub matched: Option<String>,
-    pub status: String,
+    pub status: ApprovalStatus,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub decided_at: Option<OffsetDateTime>,
@@ -205,7 +208,7 @@ pub struct NewApproval {
     pub id: ApprovalId,
     pub token_id: TokenId,
     pub target_id: TargetId,
-    pub kind: String,
+    pub kind: TargetKind,
     pub request: serde_json::Value,
     pub request_hash: String,
     pub rule: Option<String>,
@@ -235,7 +238,7 @@ pub struct SshHostKey {
     pub algorithm: String,
     pub fingerprint: String,
     pub public_key: String,
-    pub status: String,
+    pub status: HostKeyStatus,
     #[serde(with = "time::serde::rfc3339")]
     pub first_seen_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -268,7 +271,7 @@ pub struct DeadLetter {
 pub struct NotifierRow {
     pub id: NotifierId,
     pub name: String,
-    pub kind: String,
+    pub kind: NotifierKind,
     pub url_hint: String,
     pub sealed: Vec<u8>,
     pub key_id: String,

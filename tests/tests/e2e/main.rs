@@ -18,4 +18,5 @@ mod proxy;
 mod revocation;
 mod ssh;
 mod ssh_kill;
+mod states;
 mod streaming;

@@ -10,23 +10,12 @@ use time::OffsetDateTime;
 use crate::auth::Admin;
 use crate::context::ApproverContext;
 use crate::error::{ApiError, parse_id};
+use crate::validate;
 use crate::views::AuditPage;
 use shellgate_shared::audit::AuditEvent;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
-const KINDS: &[&str] = &["http", "ssh", "approval", "admin"];
-const OUTCOMES: &[&str] = &[
-    "allowed",
-    "refused",
-    "failed",
-    "cancelled",
-    "approval_required",
-    "blocked",
-    "approved",
-    "denied",
-    "expired",
-];
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -72,22 +61,6 @@ pub async fn list_audit(
     query: web::Query<ListAuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    if let Some(o) = &q.outcome
-        && !OUTCOMES.contains(&o.as_str())
-    {
-        return Err(ApiError::validation(
-            "invalid_query",
-            "outcome must be one of allowed, refused, failed, cancelled, approval_required, blocked, approved, denied, expired",
-        ));
-    }
-    if let Some(k) = &q.kind
-        && !KINDS.contains(&k.as_str())
-    {
-        return Err(ApiError::validation(
-            "invalid_query",
-            "kind must be one of http, ssh, approval, admin",
-        ));
-    }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::validation(
@@ -98,8 +71,16 @@ pub async fn list_audit(
     let filter = AuditFilter {
         token_id: q.token_id.as_deref().map(parse_id::<TokenId>).transpose()?,
         target_id: q.target_id.as_deref().map(parse_id::<TargetId>).transpose()?,
-        outcome: q.outcome,
-        kind: q.kind,
+        outcome: q
+            .outcome
+            .as_deref()
+            .map(|o| validate::one_of(o, "outcome", "invalid_query"))
+            .transpose()?,
+        kind: q
+            .kind
+            .as_deref()
+            .map(|k| validate::one_of(k, "kind", "invalid_query"))
+            .transpose()?,
         since: time_param(q.since.as_deref(), "since")?,
         until: time_param(q.until.as_deref(), "until")?,
         before: q.cursor.as_deref().map(decode_cursor).transpose()?,

@@ -8,6 +8,7 @@ use shellgate_shared::db::models::NewTarget;
 use shellgate_shared::db::queries;
 use shellgate_shared::http_path::validate_base_url;
 use shellgate_shared::ids::TargetId;
+use shellgate_shared::states::TargetKind;
 
 use crate::auth::Admin;
 use crate::context::ApproverContext;
@@ -60,12 +61,15 @@ fn new_target(body: &CreateTargetRequest) -> Result<NewTarget, ApiError> {
             .map_err(|_| ApiError::validation("invalid_slug", "cannot derive a slug from the name; give one"))?,
     };
     let pool = validate::slug(body.pool.as_deref().unwrap_or("default"), "invalid_pool")?;
-    let kind = body.kind.clone().unwrap_or_else(|| "http".into());
+    let kind = match body.kind.as_deref() {
+        Some(k) => validate::one_of(k, "kind", "invalid_kind")?,
+        None => TargetKind::Http,
+    };
     let mut target = NewTarget {
         id: TargetId::new(),
         slug,
         name,
-        kind: kind.clone(),
+        kind,
         base_url: None,
         ssh_host: None,
         ssh_port: None,
@@ -75,15 +79,15 @@ fn new_target(body: &CreateTargetRequest) -> Result<NewTarget, ApiError> {
         description: description(body.description.clone())?.unwrap_or_default(),
         query_api: body.query_api.as_deref().map(validate::query_api).transpose()?,
     };
-    match kind.as_str() {
-        "http" => {
+    match kind {
+        TargetKind::Http => {
             let url = body
                 .base_url
                 .as_deref()
                 .ok_or_else(|| ApiError::validation("invalid_base_url", "http targets need baseUrl"))?;
             target.base_url = Some(base_url(url)?);
         }
-        "ssh" => {
+        TargetKind::Ssh => {
             let (Some(host), Some(user)) = (body.host.as_deref(), body.username.as_deref()) else {
                 return Err(ApiError::validation(
                     "invalid_ssh_target",
@@ -93,9 +97,6 @@ fn new_target(body: &CreateTargetRequest) -> Result<NewTarget, ApiError> {
             target.ssh_host = Some(validate::ssh_host(host)?);
             target.ssh_username = Some(validate::ssh_username(user)?);
             target.ssh_port = Some(validate::ssh_port(body.port.unwrap_or(22))?);
-        }
-        _ => {
-            return Err(ApiError::validation("invalid_kind", "kind must be 'http' or 'ssh'"));
         }
     }
     Ok(target)
@@ -112,7 +113,7 @@ pub async fn create_target(
     let sealed = body
         .credential
         .as_ref()
-        .map(|c| seal_credential(&ctx, new.id, &new.kind, c))
+        .map(|c| seal_credential(&ctx, new.id, new.kind, c))
         .transpose()?;
     let mut conn = ctx.conn().await?;
     let (target, credential) = conn

@@ -5,6 +5,7 @@ use shellgate_shared::credential::Credential;
 use shellgate_shared::db::models::NewTargetCredential;
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::TargetId;
+use shellgate_shared::states::TargetKind;
 use time::OffsetDateTime;
 
 use crate::auth::Admin;
@@ -18,7 +19,7 @@ use crate::views::CredentialSummary;
 pub fn seal_credential(
     ctx: &ApproverContext,
     target_id: TargetId,
-    target_kind: &str,
+    target_kind: TargetKind,
     credential: &Credential,
 ) -> Result<NewTargetCredential, ApiError> {
     if !credential.fits_target_kind(target_kind) {
@@ -57,7 +58,7 @@ pub async fn set_credential(
     let target = queries::targets::find_target(&mut conn, id)
         .await?
         .ok_or(ApiError::NotFound("target"))?;
-    let sealed = seal_credential(&ctx, id, &target.kind, &body)?;
+    let sealed = seal_credential(&ctx, id, target.kind, &body)?;
     let stored = queries::credentials::upsert_credential(&mut conn, &sealed).await?;
     drop(conn);
     announce_change(&ctx, None).await;

@@ -11,6 +11,7 @@ use shellgate_shared::db::queries;
 use shellgate_shared::db::queries::host_keys::PresentedKey;
 use shellgate_shared::ids::TargetId;
 use shellgate_shared::ssh::{describe_host_key, parse_public_key};
+use shellgate_shared::states::TargetKind;
 
 use crate::auth::Admin;
 use crate::context::ApproverContext;
@@ -22,7 +23,7 @@ async fn ssh_target(ctx: &ApproverContext, id: TargetId) -> Result<Target, ApiEr
     let target = queries::targets::find_target(&mut conn, id)
         .await?
         .ok_or(ApiError::NotFound("target"))?;
-    if target.kind != "ssh" {
+    if target.kind != TargetKind::Ssh {
         return Err(ApiError::validation(
             "not_ssh_target",
             "host keys belong to ssh targets",

@@ -6,6 +6,7 @@ use shellgate_shared::credential::Credential;
 use shellgate_shared::db::models::TargetChangeset;
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::TargetId;
+use shellgate_shared::states::TargetKind;
 use time::OffsetDateTime;
 
 use crate::auth::Admin;
@@ -53,7 +54,7 @@ pub async fn update_target(
     if body.slug.as_ref().is_some_and(|s| *s != current.slug) {
         return Err(ApiError::validation("slug_immutable", "a target's slug cannot change"));
     }
-    let is_http = current.kind == "http";
+    let is_http = current.kind == TargetKind::Http;
     if is_http && (body.host.is_some() || body.port.is_some() || body.username.is_some()) {
         return Err(ApiError::validation(
             "invalid_field",
@@ -86,7 +87,7 @@ pub async fn update_target(
     let sealed = body
         .credential
         .as_ref()
-        .map(|c| seal_credential(&ctx, id, &current.kind, c))
+        .map(|c| seal_credential(&ctx, id, current.kind, c))
         .transpose()?;
     let target = queries::targets::update_target(&mut conn, id, &changes)
         .await?

@@ -67,7 +67,7 @@ pub async fn create_token(
                     token_hash: &hash,
                     enabled: body.enabled.unwrap_or(true),
                     expires_at,
-                    approval_policy: &approval_policy,
+                    approval_policy,
                 },
             )
             .await?;

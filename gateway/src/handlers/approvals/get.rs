@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use shellgate_shared::error::Code;
 use shellgate_shared::ids::ApprovalId;
 
 use crate::approvals::wait_for_decision;
@@ -28,7 +29,7 @@ pub async fn get_approval(
     let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, bearer(&req)?).await?;
     let id: ApprovalId = path
         .parse()
-        .map_err(|_| ApiError::BadRequest("invalid_id", "malformed approval id"))?;
+        .map_err(|_| ApiError::BadRequest(Code::InvalidId, "malformed approval id"))?;
     let wait = Duration::from_secs(query.wait.unwrap_or(0)).min(ctx.max_approval_wait);
     let view = wait_for_decision(&ctx, id, principal.token_id(), wait).await?;
     Ok(HttpResponse::Ok().json(view))

@@ -1,6 +1,8 @@
 //! Agent requests to executors and what flows back: the open messages (`HttpExecRequest`,
 //! `SshExecRequest`) with their length-prefixed JSON framing, and the frames' payload types.
 
+use crate::audit::Outcome;
+use crate::error::Code;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
@@ -148,12 +150,18 @@ pub struct StreamFailure {
 }
 
 impl StreamFailure {
-    pub fn new(status: u16, code: &str, message: &str) -> Self {
+    /// A failure with `code`, answered with the code's status.
+    pub fn new(code: Code, message: &str) -> Self {
         Self {
-            status,
-            code: code.to_string(),
+            status: code.status(),
+            code: code.as_str().to_string(),
             message: message.to_string(),
         }
+    }
+
+    /// What the audit record says became of the request.
+    pub fn outcome(&self) -> Outcome {
+        Code::outcome_of(&self.code, self.status)
     }
 }
 

@@ -37,7 +37,7 @@ pub async fn list_approvals(
 ) -> QueryResult<Vec<Approval>> {
     let mut q = a::approvals.select(Approval::as_select()).into_boxed();
     if let Some(s) = status {
-        q = q.filter(a::status.eq(s.as_str()));
+        q = q.filter(a::status.eq(s));
     }
     q.order(a::created_at.desc()).limit(limit).load(conn).await
 }
@@ -52,15 +52,14 @@ pub async fn decide_approval(
 ) -> QueryResult<Option<Approval>> {
     let now = OffsetDateTime::now_utc();
     diesel::update(a::approvals.find(id))
-        .filter(a::status.eq(ApprovalStatus::Pending.as_str()))
+        .filter(a::status.eq(ApprovalStatus::Pending))
         .filter(a::expires_at.gt(now))
         .set((
             a::status.eq(if approve {
                 ApprovalStatus::Approved
             } else {
                 ApprovalStatus::Denied
-            }
-            .as_str()),
+            }),
             a::decided_at.eq(now),
             a::decided_by.eq(by),
             a::decision_comment.eq(comment),
@@ -85,9 +84,9 @@ pub async fn consume_approval(
         .filter(a::token_id.eq(token))
         .filter(a::target_id.eq(target))
         .filter(a::request_hash.eq(request_hash))
-        .filter(a::status.eq(ApprovalStatus::Approved.as_str()))
+        .filter(a::status.eq(ApprovalStatus::Approved))
         .filter(a::expires_at.gt(now))
-        .set((a::status.eq(ApprovalStatus::Used.as_str()), a::used_at.eq(now)))
+        .set((a::status.eq(ApprovalStatus::Used), a::used_at.eq(now)))
         .returning(Approval::as_returning())
         .get_result(conn)
         .await
@@ -97,7 +96,7 @@ pub async fn consume_approval(
 /// How many approvals wait for a human now.
 pub async fn count_pending(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
     a::approvals
-        .filter(a::status.eq(ApprovalStatus::Pending.as_str()))
+        .filter(a::status.eq(ApprovalStatus::Pending))
         .filter(a::expires_at.gt(OffsetDateTime::now_utc()))
         .count()
         .get_result(conn)
@@ -107,9 +106,9 @@ pub async fn count_pending(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
 /// Marks every pending approval past its expiry as expired; returns them.
 pub async fn expire_due(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Approval>> {
     diesel::update(a::approvals)
-        .filter(a::status.eq(ApprovalStatus::Pending.as_str()))
+        .filter(a::status.eq(ApprovalStatus::Pending))
         .filter(a::expires_at.le(OffsetDateTime::now_utc()))
-        .set(a::status.eq(ApprovalStatus::Expired.as_str()))
+        .set(a::status.eq(ApprovalStatus::Expired))
         .returning(Approval::as_returning())
         .get_results(conn)
         .await

@@ -2,9 +2,11 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
+use crate::audit::Outcome;
 use crate::db::models::AuditRow;
 use crate::db::schema::audit_events::dsl as a;
 use crate::ids::{AuditEventId, TargetId, TokenId};
+use crate::states::AuditKind;
 
 /// Rows per INSERT statement (Postgres allows 65535 bind parameters; a row has 19).
 const ROWS_PER_STATEMENT: usize = 1000;
@@ -29,8 +31,8 @@ pub async fn insert_audit_batch(conn: &mut AsyncPgConnection, rows: &[AuditRow])
 pub struct AuditFilter {
     pub token_id: Option<TokenId>,
     pub target_id: Option<TargetId>,
-    pub outcome: Option<String>,
-    pub kind: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub kind: Option<AuditKind>,
     pub since: Option<OffsetDateTime>,
     pub until: Option<OffsetDateTime>,
     /// Keyset paging: events strictly older than this one.
@@ -48,10 +50,10 @@ pub async fn list_audit(conn: &mut AsyncPgConnection, f: &AuditFilter) -> QueryR
         q = q.filter(a::target_id.eq(v));
     }
     if let Some(v) = &f.outcome {
-        q = q.filter(a::outcome.eq(v.clone()));
+        q = q.filter(a::outcome.eq(*v));
     }
     if let Some(v) = &f.kind {
-        q = q.filter(a::kind.eq(v.clone()));
+        q = q.filter(a::kind.eq(*v));
     }
     if let Some(v) = f.since {
         q = q.filter(a::occurred_at.ge(v));

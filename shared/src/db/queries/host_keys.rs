@@ -1,3 +1,4 @@
+use crate::states::HostKeyStatus;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
@@ -25,7 +26,7 @@ pub async fn list_for_target(conn: &mut AsyncPgConnection, target: TargetId) -> 
 /// The keys a connection to `target` may present.
 pub async fn accepted_for_target(conn: &mut AsyncPgConnection, target: TargetId) -> QueryResult<Vec<SshHostKey>> {
     k::ssh_host_keys
-        .filter(k::target_id.eq(target).and(k::status.eq("accepted")))
+        .filter(k::target_id.eq(target).and(k::status.eq(HostKeyStatus::Accepted)))
         .select(SshHostKey::as_select())
         .load(conn)
         .await
@@ -45,7 +46,7 @@ pub async fn record_presented(
             k::algorithm.eq(key.algorithm),
             k::fingerprint.eq(key.fingerprint),
             k::public_key.eq(key.public_key),
-            k::status.eq("pending"),
+            k::status.eq(HostKeyStatus::Pending),
         ))
         .on_conflict((k::target_id, k::fingerprint))
         .do_update()
@@ -64,7 +65,7 @@ pub async fn accept_fingerprint(
 ) -> QueryResult<Option<SshHostKey>> {
     diesel::update(k::ssh_host_keys.filter(k::target_id.eq(target).and(k::fingerprint.eq(fingerprint))))
         .set((
-            k::status.eq("accepted"),
+            k::status.eq(HostKeyStatus::Accepted),
             k::decided_at.eq(OffsetDateTime::now_utc()),
             k::decided_by.eq(by),
         ))
@@ -89,13 +90,17 @@ pub async fn pin(
             k::algorithm.eq(key.algorithm),
             k::fingerprint.eq(key.fingerprint),
             k::public_key.eq(key.public_key),
-            k::status.eq("accepted"),
+            k::status.eq(HostKeyStatus::Accepted),
             k::decided_at.eq(now),
             k::decided_by.eq(by),
         ))
         .on_conflict((k::target_id, k::fingerprint))
         .do_update()
-        .set((k::status.eq("accepted"), k::decided_at.eq(now), k::decided_by.eq(by)))
+        .set((
+            k::status.eq(HostKeyStatus::Accepted),
+            k::decided_at.eq(now),
+            k::decided_by.eq(by),
+        ))
         .returning(SshHostKey::as_returning())
         .get_result(conn)
         .await
