@@ -5,7 +5,8 @@
 //! what a command writes to stdout (known text, downloaded or decoded content) for pipelines
 //! and command substitutions.
 
-use super::{Analyzer, Ctx, Output, join_fields};
+use super::expand::join_fields;
+use super::{Analyzer, Ctx, Output};
 use crate::code::{self, Lang};
 use crate::glob::{DIRS, ONE, STAR, UNKNOWN};
 use crate::rule::{Fact, Invocation, Signal, basename};
