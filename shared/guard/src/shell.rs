@@ -15,14 +15,14 @@
 //! panics and recursion), `walk` (the syntax tree: lists, pipelines, compound and simple
 //! commands), `invoke` (one resolved command: aliases, functions, redirections, downloads),
 //! `vars` (assignments and parameter expansion), `expand` (words: quote removal, splitting,
-//! brace expansion), `commands` (what the programs the guard knows do with their arguments) and
+//! brace expansion), `programs` (what the programs the guard knows do with their arguments) and
 //! `analyzer` (the analyser's state and how it reports).
 
 mod analyzer;
-mod commands;
 mod expand;
 mod invoke;
 mod parse;
+mod programs;
 mod vars;
 mod walk;
 

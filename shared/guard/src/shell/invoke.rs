@@ -8,7 +8,7 @@ use brush_parser::word as bword;
 
 use super::expand::join_fields;
 use super::parse::{expansion_openers, guarded};
-use super::{Analyzer, Ctx, MAX_DEPTH, MAX_HEREDOC_EXPANSIONS, MAX_INVOKE_DEPTH, Output, commands};
+use super::{Analyzer, Ctx, MAX_DEPTH, MAX_HEREDOC_EXPANSIONS, MAX_INVOKE_DEPTH, Output, programs};
 use crate::glob::{Glob, Subject};
 use crate::rule::{Fact, Invocation, Redirect, Signal, basename};
 use crate::word::{Field, FieldBuilder, Taint, normalize_path, plain_text, shell_quote};
@@ -300,7 +300,7 @@ impl Analyzer<'_> {
             let mut names: Vec<&str> = self
                 .rules
                 .programs()
-                .chain(commands::KNOWN_PROGRAMS.iter().copied())
+                .chain(programs::KNOWN_PROGRAMS.iter().copied())
                 .collect();
             names.sort_unstable();
             names.dedup();

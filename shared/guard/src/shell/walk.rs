@@ -8,7 +8,7 @@ use brush_parser::ast;
 
 use super::parse::{Unparsed, parse_program, parse_word, prescan};
 use super::vars::Value;
-use super::{Analyzer, Ctx, MAX_ALTS, MAX_COMPOUND_DEPTH, MAX_DEPTH, MAX_NESTING, MAX_VALUES, Output, commands};
+use super::{Analyzer, Ctx, MAX_ALTS, MAX_COMPOUND_DEPTH, MAX_DEPTH, MAX_NESTING, MAX_VALUES, Output, programs};
 use crate::rule::{Invocation, Signal, truncate};
 use crate::word::{Field, FieldBuilder, Taint, plain_text};
 
@@ -127,8 +127,8 @@ impl Analyzer<'_> {
             cur = self.command(cmd, cur, Ctx { multi, background });
         }
         if multi && let Some(progs) = self.pipe_progs.pop() {
-            let shell = progs.iter().any(|p| p == commands::STDIN_SHELL);
-            let net = progs.iter().any(|p| commands::NETWORK_TOOLS.contains(&p.as_str()));
+            let shell = progs.iter().any(|p| p == programs::STDIN_SHELL);
+            let net = progs.iter().any(|p| programs::NETWORK_TOOLS.contains(&p.as_str()));
             if shell && net {
                 self.signal(
                     Signal::ReverseShell,
