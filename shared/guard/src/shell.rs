@@ -68,5 +68,5 @@ pub(crate) fn analyze(rules: &RuleSet, command: &str, stdin: Option<&str>) -> Op
         Some(_) => Output::dynamic(),
     };
     a.script(command, stdin);
-    a.best
+    a.evidence.best
 }

@@ -1,6 +1,7 @@
-//! The analyser's state (what the script defined, where the analysis is, how much of its budget
-//! is spent, what it found) and how it reports facts and signals to the rules; and `Output`,
-//! what a command writes to its standard output as far as the guard can tell.
+//! The analyser's state, in four parts: `Env` (what the script defined), `Frame` (where the
+//! analysis is), `Budget` (how much of its limits it has spent) and `Evidence` (what it found);
+//! how it reports facts and signals to the rules; and `Output`, what a command writes to its
+//! standard output as far as the guard can tell.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -62,12 +63,59 @@ impl Output {
     }
 }
 
+/// What the script has defined: variables, aliases, functions and the working directory. None
+/// of it carries over to another machine or container (it is set aside around one).
 #[derive(Debug, Clone, Default)]
-pub(super) struct State {
+pub(super) struct Env {
     pub(super) vars: HashMap<String, Vec<Value>>,
     pub(super) aliases: HashMap<String, String>,
     pub(super) functions: HashMap<String, Rc<ast::FunctionBody>>,
     pub(super) cwd: Option<String>,
+}
+
+/// Where the analysis is: the arguments of the script or function being run, the functions
+/// being called, whether in a branch or loop, and the stdin an `exec <file` gave what follows.
+#[derive(Default)]
+pub(super) struct Frame {
+    /// Inside a branch or loop: assignments add values instead of replacing them.
+    pub(super) cond: usize,
+    /// Functions being called, innermost last.
+    pub(super) call_stack: Vec<String>,
+    pub(super) positional: Option<Vec<Field>>,
+    /// `$0` of a `sh -c 'code' NAME …` script.
+    pub(super) arg0: Option<Field>,
+    /// Standard input set by `exec <file` for the commands after it.
+    pub(super) exec_stdin: Option<Output>,
+}
+
+/// How much of the analysis budget is spent: commands evaluated and nesting depths, each
+/// bounded by a `MAX_…` limit.
+#[derive(Default)]
+pub(super) struct Budget {
+    pub(super) steps: usize,
+    /// Scripts parsed inside one another (`bash -c` in `$(…)`).
+    pub(super) depth: usize,
+    /// Compound commands being analysed, across nested scripts (bounds the analyser's recursion).
+    pub(super) compound_depth: usize,
+    /// Invocations being analysed inside one another (wrappers, functions, across scripts).
+    pub(super) invoke_depth: usize,
+    /// Aliases expanded inside one another.
+    pub(super) alias_depth: usize,
+    /// `too_complex` has been signalled (once is enough).
+    pub(super) too_complex_reported: bool,
+}
+
+/// What the analysis found: the strictest decision so far, and what later commands are judged
+/// against (downloaded files, network sockets, shells reading stdin, programs in a pipeline).
+#[derive(Default)]
+pub(super) struct Evidence {
+    pub(super) best: Option<Decision>,
+    /// Files the command downloads (paths and basenames).
+    pub(super) downloaded: Vec<String>,
+    pub(super) saw_dev_tcp: bool,
+    pub(super) saw_stdin_shell: bool,
+    /// Programs started in each enclosing multi-command pipeline.
+    pub(super) pipe_progs: Vec<Vec<String>>,
 }
 
 /// How a command runs: in a pipeline with others, or in the background.
@@ -79,55 +127,22 @@ pub(crate) struct Ctx {
 
 pub(crate) struct Analyzer<'r> {
     pub(super) rules: &'r RuleSet,
-    pub(super) best: Option<Decision>,
     pub(super) opts: ParserOptions,
-    pub(super) depth: usize,
-    pub(super) steps: usize,
-    /// Inside a branch or loop: assignments add values instead of replacing them.
-    pub(super) cond: usize,
-    pub(super) st: State,
-    pub(super) call_stack: Vec<String>,
-    pub(super) positional: Option<Vec<Field>>,
-    /// `$0` of a `sh -c 'code' NAME …` script.
-    pub(super) arg0: Option<Field>,
-    /// Files the command downloads (paths and basenames).
-    pub(super) downloaded: Vec<String>,
-    pub(super) saw_dev_tcp: bool,
-    pub(super) saw_stdin_shell: bool,
-    /// Standard input set by `exec <file` for the commands after it.
-    pub(super) exec_stdin: Option<Output>,
-    /// Programs started in each enclosing multi-command pipeline.
-    pub(super) pipe_progs: Vec<Vec<String>>,
-    pub(super) alias_depth: usize,
-    pub(super) too_complex_reported: bool,
-    /// Compound commands being analysed, across nested scripts (bounds the analyser's recursion).
-    pub(super) compound_depth: usize,
-    /// Invocations being analysed inside one another (wrappers, functions, across scripts).
-    pub(super) invoke_depth: usize,
+    pub(super) env: Env,
+    pub(super) frame: Frame,
+    pub(super) budget: Budget,
+    pub(super) evidence: Evidence,
 }
 
 impl<'r> Analyzer<'r> {
     pub(super) fn new(rules: &'r RuleSet) -> Self {
         Analyzer {
             rules,
-            best: None,
             opts: ParserOptions::default(),
-            depth: 0,
-            steps: 0,
-            cond: 0,
-            st: State::default(),
-            call_stack: Vec::new(),
-            positional: None,
-            arg0: None,
-            downloaded: Vec::new(),
-            saw_dev_tcp: false,
-            saw_stdin_shell: false,
-            exec_stdin: None,
-            pipe_progs: Vec::new(),
-            alias_depth: 0,
-            too_complex_reported: false,
-            compound_depth: 0,
-            invoke_depth: 0,
+            env: Env::default(),
+            frame: Frame::default(),
+            budget: Budget::default(),
+            evidence: Evidence::default(),
         }
     }
 
@@ -135,15 +150,15 @@ impl<'r> Analyzer<'r> {
 
     pub(crate) fn report(&mut self, fact: &Fact<'_>) {
         if let Some(d) = self.rules.evaluate(fact)
-            && self.best.as_ref().is_none_or(|b| d.verdict > b.verdict)
+            && self.evidence.best.as_ref().is_none_or(|b| d.verdict > b.verdict)
         {
-            self.best = Some(d);
+            self.evidence.best = Some(d);
         }
     }
 
     pub(crate) fn signal(&mut self, signal: Signal, detail: &str) {
         self.report(&Fact::Signal { signal, detail });
-        if signal == Signal::Unresolved && self.saw_dev_tcp {
+        if signal == Signal::Unresolved && self.evidence.saw_dev_tcp {
             self.report(&Fact::Signal {
                 signal: Signal::ReverseShell,
                 detail,
@@ -165,14 +180,14 @@ impl<'r> Analyzer<'r> {
     }
 
     pub(crate) fn blocked(&self) -> bool {
-        self.best.as_ref().is_some_and(|b| b.verdict >= Verdict::Block)
+        self.evidence.best.as_ref().is_some_and(|b| b.verdict >= Verdict::Block)
     }
 
     pub(super) fn tick(&mut self) -> bool {
-        self.steps += 1;
-        if self.steps > MAX_STEPS {
-            if !self.too_complex_reported {
-                self.too_complex_reported = true;
+        self.budget.steps += 1;
+        if self.budget.steps > MAX_STEPS {
+            if !self.budget.too_complex_reported {
+                self.budget.too_complex_reported = true;
                 self.signal(Signal::TooComplex, "the command runs too many commands to analyse");
             }
             return false;
@@ -181,8 +196,8 @@ impl<'r> Analyzer<'r> {
     }
 
     pub(super) fn too_complex(&mut self, detail: &str) {
-        if !self.too_complex_reported {
-            self.too_complex_reported = true;
+        if !self.budget.too_complex_reported {
+            self.budget.too_complex_reported = true;
             self.signal(Signal::TooComplex, detail);
         }
     }

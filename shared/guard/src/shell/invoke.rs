@@ -31,21 +31,22 @@ impl Analyzer<'_> {
             return;
         }
         for name in [basename(&p).to_string(), p] {
-            if !self.downloaded.contains(&name) {
-                self.downloaded.push(name);
+            if !self.evidence.downloaded.contains(&name) {
+                self.evidence.downloaded.push(name);
             }
         }
     }
 
     pub(crate) fn is_downloaded(&self, f: &Field) -> bool {
         let p = normalize_path(&plain_text(&f.text));
-        !p.is_empty() && self.downloaded.iter().any(|d| *d == p || *d == basename(&p))
+        !p.is_empty() && self.evidence.downloaded.iter().any(|d| *d == p || *d == basename(&p))
     }
 
     /// A bare command name that was just downloaded into a `bin` directory.
     fn downloaded_command(&self, word: &str) -> bool {
         !word.contains('/')
             && self
+                .evidence
                 .downloaded
                 .iter()
                 .any(|d| d.strip_suffix(word).is_some_and(|dir| dir.ends_with("/bin/")))
@@ -56,7 +57,7 @@ impl Analyzer<'_> {
             argv: Vec::new(),
             redirects: reds.to_vec(),
             via: Vec::new(),
-            cwd: self.st.cwd.clone(),
+            cwd: self.env.cwd.clone(),
         };
         self.report(&Fact::Invocation(&inv));
     }
@@ -156,8 +157,8 @@ impl Analyzer<'_> {
     fn note_dev_tcp(&mut self, f: &Field) {
         let p = normalize_path(&f.text);
         if p.starts_with("/dev/tcp/") || p.starts_with("/dev/udp/") {
-            self.saw_dev_tcp = true;
-            if self.saw_stdin_shell {
+            self.evidence.saw_dev_tcp = true;
+            if self.evidence.saw_stdin_shell {
                 self.signal(Signal::ReverseShell, "a shell is connected to a network socket");
             }
         }
@@ -211,13 +212,13 @@ impl Analyzer<'_> {
     pub(crate) fn invoke(&mut self, inv: Invocation, stdin: &Output, ctx: Ctx) -> Output {
         // Wrappers (`sudo`, `env`, `time`, `xargs`, …) invoke the command they wrap: bound the
         // chain, so `sudo sudo sudo …` cannot overflow the stack.
-        if self.invoke_depth >= MAX_INVOKE_DEPTH {
+        if self.budget.invoke_depth >= MAX_INVOKE_DEPTH {
             self.too_complex("commands wrap each other too deeply to analyse");
             return Output::dynamic();
         }
-        self.invoke_depth += 1;
+        self.budget.invoke_depth += 1;
         let out = self.invoke_inner(inv, stdin, ctx);
-        self.invoke_depth -= 1;
+        self.budget.invoke_depth -= 1;
         out
     }
 
@@ -260,7 +261,7 @@ impl Analyzer<'_> {
         }
         let word = name.text.clone();
         let prog = basename(&word).to_string();
-        if let Some(top) = self.pipe_progs.last_mut() {
+        if let Some(top) = self.evidence.pipe_progs.last_mut() {
             top.push(prog.clone());
         }
         if (word.contains('/') && self.is_downloaded(&name)) || self.downloaded_command(&word) {
@@ -269,19 +270,19 @@ impl Analyzer<'_> {
                 &format!("runs a downloaded file: {}", inv.display()),
             );
         }
-        if let Some(text) = self.st.aliases.get(&word).cloned()
-            && self.alias_depth < 4
+        if let Some(text) = self.env.aliases.get(&word).cloned()
+            && self.budget.alias_depth < 4
         {
             let rest: Vec<String> = inv.argv[1..]
                 .iter()
                 .map(|f| shell_quote(&plain_text(&f.text)))
                 .collect();
-            self.alias_depth += 1;
+            self.budget.alias_depth += 1;
             let out = self.script(&format!("{text} {}", rest.join(" ")), stdin.clone());
-            self.alias_depth -= 1;
+            self.budget.alias_depth -= 1;
             return out;
         }
-        if let Some(body) = self.st.functions.get(&word).cloned() {
+        if let Some(body) = self.env.functions.get(&word).cloned() {
             return self.call_function(&word, &body, &inv, stdin, ctx);
         }
         self.report(&Fact::Invocation(&inv));
@@ -336,18 +337,18 @@ impl Analyzer<'_> {
         stdin: &Output,
         ctx: Ctx,
     ) -> Output {
-        if self.call_stack.iter().any(|n| n == name) {
+        if self.frame.call_stack.iter().any(|n| n == name) {
             if ctx.multi || ctx.background {
                 self.signal(Signal::ForkBomb, &format!("function {name} starts copies of itself"));
             }
             return Output::dynamic();
         }
-        if self.call_stack.len() >= MAX_DEPTH {
+        if self.frame.call_stack.len() >= MAX_DEPTH {
             self.too_complex("functions call each other too deeply");
             return Output::dynamic();
         }
-        self.call_stack.push(name.to_string());
-        let saved = self.positional.replace(inv.argv[1..].to_vec());
+        self.frame.call_stack.push(name.to_string());
+        let saved = self.frame.positional.replace(inv.argv[1..].to_vec());
         let mut stdin = stdin.clone();
         let mut reds = Vec::new();
         let mut write_subs = Vec::new();
@@ -361,40 +362,40 @@ impl Analyzer<'_> {
         for sub in write_subs {
             self.list(&sub.list, &out);
         }
-        self.positional = saved;
-        self.call_stack.pop();
+        self.frame.positional = saved;
+        self.frame.call_stack.pop();
         out
     }
 
     /// Runs `text` as a script with the given positional parameters (`sh -c 'cmd' _ args`).
     pub(crate) fn nested_script(&mut self, text: &str, stdin: &Output, positional: Option<Vec<Field>>) -> Output {
         let saved = match positional {
-            Some(p) => Some(self.positional.replace(p)),
+            Some(p) => Some(self.frame.positional.replace(p)),
             None => None,
         };
         let out = self.script(text, stdin.clone());
         if let Some(s) = saved {
-            self.positional = s;
+            self.frame.positional = s;
         }
         out
     }
 
     /// Runs `text` on another machine or container: nothing defined here carries over.
     pub(crate) fn remote_script(&mut self, text: &str, stdin: &Output) -> Output {
-        let saved_state = std::mem::take(&mut self.st);
-        let saved_pos = self.positional.take();
+        let saved_state = std::mem::take(&mut self.env);
+        let saved_pos = self.frame.positional.take();
         let out = self.script(text, stdin.clone());
-        self.st = saved_state;
-        self.positional = saved_pos;
+        self.env = saved_state;
+        self.frame.positional = saved_pos;
         out
     }
 
     pub(crate) fn remote_invoke(&mut self, inv: Invocation, stdin: &Output, ctx: Ctx) -> Output {
-        let saved_state = std::mem::take(&mut self.st);
-        let saved_pos = self.positional.take();
+        let saved_state = std::mem::take(&mut self.env);
+        let saved_pos = self.frame.positional.take();
         let out = self.invoke(inv, stdin, ctx);
-        self.st = saved_state;
-        self.positional = saved_pos;
+        self.env = saved_state;
+        self.frame.positional = saved_pos;
         out
     }
 }

@@ -90,7 +90,7 @@ impl Analyzer<'_> {
         }
         if a.append || element {
             // `X+=y`, `a[i]=y`: combine with what is known.
-            let old = self.st.vars.get(&name).cloned().unwrap_or_default();
+            let old = self.env.vars.get(&name).cloned().unwrap_or_default();
             values = if old.is_empty() {
                 values.into_iter().map(|v| with_unknown_prefix(v, a.append)).collect()
             } else {
@@ -108,8 +108,8 @@ impl Analyzer<'_> {
     }
 
     fn set_var(&mut self, name: &str, mut values: Vec<Value>) {
-        let cond = self.cond > 0;
-        let entry = self.st.vars.entry(name.to_string()).or_default();
+        let cond = self.frame.cond > 0;
+        let entry = self.env.vars.entry(name.to_string()).or_default();
         if cond {
             if entry.is_empty() {
                 entry.push(Value::Scalar(Field::unknown(Taint::Dynamic)));
@@ -149,7 +149,7 @@ impl Analyzer<'_> {
     }
 
     pub(super) fn ifs(&self) -> String {
-        match self.st.vars.get("IFS").map(Vec::as_slice) {
+        match self.env.vars.get("IFS").map(Vec::as_slice) {
             Some([Value::Scalar(f)]) if f.is_static() => f.text.clone(),
             _ => DEFAULT_IFS.to_string(),
         }
@@ -158,14 +158,14 @@ impl Analyzer<'_> {
     /// The values of a parameter; `None` when it comes from the environment (unknown).
     fn lookup(&self, p: &Parameter) -> Option<Vec<ExpVal>> {
         match p {
-            Parameter::Positional(0) => self.arg0.as_ref().map(|f| vec![ExpVal::Str(f.clone())]),
+            Parameter::Positional(0) => self.frame.arg0.as_ref().map(|f| vec![ExpVal::Str(f.clone())]),
             Parameter::Positional(n) => {
-                let pos = self.positional.as_ref()?;
+                let pos = self.frame.positional.as_ref()?;
                 let i = usize::try_from(*n).ok()?.checked_sub(1)?;
                 Some(vec![ExpVal::Str(pos.get(i).cloned().unwrap_or_default())])
             }
             Parameter::Special(SpecialParameter::AllPositionalParameters { concatenate }) => {
-                let pos = self.positional.as_ref()?;
+                let pos = self.frame.positional.as_ref()?;
                 Some(vec![if *concatenate {
                     ExpVal::Str(join_fields(pos.clone()))
                 } else {
@@ -173,12 +173,14 @@ impl Analyzer<'_> {
                 }])
             }
             Parameter::Special(SpecialParameter::PositionalParameterCount) => {
-                let pos = self.positional.as_ref()?;
+                let pos = self.frame.positional.as_ref()?;
                 Some(vec![ExpVal::Str(Field::lit(&pos.len().to_string()))])
             }
-            Parameter::Special(SpecialParameter::ShellName) => self.arg0.as_ref().map(|f| vec![ExpVal::Str(f.clone())]),
+            Parameter::Special(SpecialParameter::ShellName) => {
+                self.frame.arg0.as_ref().map(|f| vec![ExpVal::Str(f.clone())])
+            }
             Parameter::Special(_) => None,
-            Parameter::Named(name) => match self.st.vars.get(name) {
+            Parameter::Named(name) => match self.env.vars.get(name) {
                 Some(values) => Some(
                     values
                         .iter()
@@ -190,13 +192,13 @@ impl Analyzer<'_> {
                 ),
                 None => match name.as_str() {
                     "HOME" => Some(vec![ExpVal::Str(Field::lit("~"))]),
-                    "PWD" => self.st.cwd.as_ref().map(|c| vec![ExpVal::Str(Field::lit(c))]),
+                    "PWD" => self.env.cwd.as_ref().map(|c| vec![ExpVal::Str(Field::lit(c))]),
                     "IFS" => Some(vec![ExpVal::Str(Field::lit(DEFAULT_IFS))]),
                     _ => None,
                 },
             },
             Parameter::NamedWithIndex { name, index } => {
-                let values = self.st.vars.get(name)?;
+                let values = self.env.vars.get(name)?;
                 let idx: Option<usize> = index.trim().parse().ok();
                 Some(
                     values
@@ -211,7 +213,7 @@ impl Analyzer<'_> {
                 )
             }
             Parameter::NamedWithAllIndices { name, concatenate } => {
-                let values = self.st.vars.get(name)?;
+                let values = self.env.vars.get(name)?;
                 Some(
                     values
                         .iter()

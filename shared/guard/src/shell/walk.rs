@@ -21,7 +21,7 @@ impl Analyzer<'_> {
         if self.blocked() {
             return Output::dynamic();
         }
-        if self.depth >= MAX_DEPTH {
+        if self.budget.depth >= MAX_DEPTH {
             self.too_complex("commands are nested too deeply to analyse");
             return Output::dynamic();
         }
@@ -29,7 +29,7 @@ impl Analyzer<'_> {
             self.signal(signal, &format!("{why}: {}", truncate(text, 200)));
             return Output::dynamic();
         }
-        self.depth += 1;
+        self.budget.depth += 1;
         let out = match parse_program(text, &self.opts) {
             Ok(prog) => self.program(&prog, &stdin),
             Err(Unparsed::TooDeep) => {
@@ -48,7 +48,7 @@ impl Analyzer<'_> {
                 Output::dynamic()
             }
         };
-        self.depth -= 1;
+        self.budget.depth -= 1;
         out
     }
 
@@ -95,7 +95,7 @@ impl Analyzer<'_> {
             }
             let background = matches!(item.1, ast::SeparatorOperator::Async);
             out = out.then(self.and_or(&item.0, replaced.as_ref().unwrap_or(stdin), background));
-            if let Some(s) = self.exec_stdin.take() {
+            if let Some(s) = self.frame.exec_stdin.take() {
                 replaced = Some(s);
             }
         }
@@ -106,13 +106,13 @@ impl Analyzer<'_> {
         let mut out = self.pipeline(&ao.first, stdin, background);
         let mut replaced: Option<Output> = None;
         for next in &ao.additional {
-            if let Some(s) = self.exec_stdin.take() {
+            if let Some(s) = self.frame.exec_stdin.take() {
                 replaced = Some(s);
             }
             let (ast::AndOr::And(p) | ast::AndOr::Or(p)) = next;
-            self.cond += 1;
+            self.frame.cond += 1;
             out = out.then(self.pipeline(p, replaced.as_ref().unwrap_or(stdin), background));
-            self.cond -= 1;
+            self.frame.cond -= 1;
         }
         out
     }
@@ -120,13 +120,13 @@ impl Analyzer<'_> {
     fn pipeline(&mut self, p: &ast::Pipeline, stdin: &Output, background: bool) -> Output {
         let multi = p.seq.len() > 1;
         if multi {
-            self.pipe_progs.push(Vec::new());
+            self.evidence.pipe_progs.push(Vec::new());
         }
         let mut cur = stdin.clone();
         for cmd in &p.seq {
             cur = self.command(cmd, cur, Ctx { multi, background });
         }
-        if multi && let Some(progs) = self.pipe_progs.pop() {
+        if multi && let Some(progs) = self.evidence.pipe_progs.pop() {
             let shell = progs.iter().any(|p| p == programs::STDIN_SHELL);
             let net = progs.iter().any(|p| programs::NETWORK_TOOLS.contains(&p.as_str()));
             if shell && net {
@@ -164,7 +164,7 @@ impl Analyzer<'_> {
             }
             ast::Command::Function(def) => {
                 let name = plain_text(&self.expand_joined(&def.fname.value).text);
-                self.st.functions.insert(name, Rc::new(def.body.clone()));
+                self.env.functions.insert(name, Rc::new(def.body.clone()));
                 Output::empty()
             }
             ast::Command::ExtendedTest(t, redirects) => {
@@ -189,13 +189,13 @@ impl Analyzer<'_> {
     pub(super) fn compound(&mut self, c: &ast::CompoundCommand, stdin: Output, ctx: Ctx) -> Output {
         // One script nests at most `MAX_NESTING` deep, but substitutions nest scripts: this
         // bounds the whole chain, so the analysis fits a worker thread's stack.
-        if self.compound_depth >= MAX_COMPOUND_DEPTH {
+        if self.budget.compound_depth >= MAX_COMPOUND_DEPTH {
             self.too_complex("commands are nested too deeply to analyse");
             return Output::dynamic();
         }
-        self.compound_depth += 1;
+        self.budget.compound_depth += 1;
         let out = self.compound_inner(c, stdin, ctx);
-        self.compound_depth -= 1;
+        self.budget.compound_depth -= 1;
         out
     }
 
@@ -210,9 +210,9 @@ impl Analyzer<'_> {
                 for e in [&f.initializer, &f.condition, &f.updater].into_iter().flatten() {
                     self.arith(&e.value);
                 }
-                self.cond += 1;
+                self.frame.cond += 1;
                 let out = self.list(&f.body.list, &stdin);
-                self.cond -= 1;
+                self.frame.cond -= 1;
                 Output::Unknown(out.taint().max(Taint::Dynamic))
             }
             C::BraceGroup(b) => self.list(&b.list, &stdin),
@@ -227,6 +227,7 @@ impl Analyzer<'_> {
                         v
                     }
                     None => self
+                        .frame
                         .positional
                         .clone()
                         .unwrap_or_else(|| vec![Field::unknown(Taint::Dynamic)]),
@@ -236,15 +237,15 @@ impl Analyzer<'_> {
                     values.truncate(MAX_VALUES);
                     values.push(Value::Scalar(Field::unknown(Taint::Dynamic)));
                 }
-                self.st.vars.insert(f.variable_name.clone(), values);
-                self.cond += 1;
+                self.env.vars.insert(f.variable_name.clone(), values);
+                self.frame.cond += 1;
                 let out = self.list(&f.body.list, &stdin);
-                self.cond -= 1;
+                self.frame.cond -= 1;
                 Output::Unknown(out.taint().max(Taint::Dynamic))
             }
             C::CaseClause(c) => {
                 self.expand_word(&c.value.value);
-                self.cond += 1;
+                self.frame.cond += 1;
                 let mut out: Option<Output> = None;
                 for item in &c.cases {
                     for p in &item.patterns {
@@ -258,12 +259,12 @@ impl Analyzer<'_> {
                         });
                     }
                 }
-                self.cond -= 1;
+                self.frame.cond -= 1;
                 out.unwrap_or_else(Output::empty)
             }
             C::IfClause(i) => {
                 self.list(&i.condition, &stdin);
-                self.cond += 1;
+                self.frame.cond += 1;
                 let mut out = self.list(&i.then, &stdin);
                 for e in i.elses.iter().flatten() {
                     if let Some(c) = &e.condition {
@@ -271,14 +272,14 @@ impl Analyzer<'_> {
                     }
                     out = out.or(self.list(&e.body, &stdin));
                 }
-                self.cond -= 1;
+                self.frame.cond -= 1;
                 out
             }
             C::WhileClause(w) | C::UntilClause(w) => {
-                self.cond += 1;
+                self.frame.cond += 1;
                 self.list(&w.0, &stdin);
                 let out = self.list(&w.1.list, &stdin);
-                self.cond -= 1;
+                self.frame.cond -= 1;
                 Output::Unknown(out.taint().max(Taint::Dynamic))
             }
             C::Coprocess(c) => self.command(&c.body, stdin, ctx),
@@ -316,7 +317,7 @@ impl Analyzer<'_> {
         if !text.chars().any(char::is_alphabetic) || prescan(text).is_err() {
             return;
         }
-        if self.depth >= MAX_DEPTH {
+        if self.budget.depth >= MAX_DEPTH {
             self.too_complex("commands are nested too deeply to analyse");
             return;
         }
@@ -339,9 +340,9 @@ impl Analyzer<'_> {
                 text.clone_from(&a.expr.value);
                 continue;
             }
-            self.depth += 1;
+            self.budget.depth += 1;
             self.program(&prog, &Output::dynamic());
-            self.depth -= 1;
+            self.budget.depth -= 1;
             return;
         }
     }
@@ -412,7 +413,7 @@ impl Analyzer<'_> {
             self.redirect(r, &mut stdin, &mut reds, &mut write_subs);
         }
         if inherited.is_some_and(|i| i != stdin) {
-            self.exec_stdin = Some(stdin.clone());
+            self.frame.exec_stdin = Some(stdin.clone());
         }
 
         let mut out: Option<Output> = None;
@@ -421,7 +422,7 @@ impl Analyzer<'_> {
                 argv,
                 redirects: reds.clone(),
                 via: Vec::new(),
-                cwd: self.st.cwd.clone(),
+                cwd: self.env.cwd.clone(),
             };
             let o = self.invoke(inv, &stdin, ctx);
             out = Some(match out {

@@ -17,7 +17,7 @@ impl Analyzer<'_> {
 
     /// `popd`: the working directory is no longer known.
     pub(super) fn popd(&mut self) -> Output {
-        self.st.cwd = None;
+        self.env.cwd = None;
         Output::empty()
     }
 
@@ -25,7 +25,7 @@ impl Analyzer<'_> {
     pub(super) fn unset(&mut self, args: &[Field]) -> Output {
         for a in args {
             if let Some(n) = a.literal().filter(|n| !n.starts_with('-')) {
-                self.st.vars.remove(n);
+                self.env.vars.remove(n);
             }
         }
         Output::empty()
@@ -34,7 +34,7 @@ impl Analyzer<'_> {
     /// `set -- ARG…`: new positional parameters.
     pub(super) fn set_builtin(&mut self, args: &[Field]) -> Output {
         if let Some(pos) = args.iter().position(|a| a.text == "--") {
-            self.positional = Some(args[pos + 1..].to_vec());
+            self.frame.positional = Some(args[pos + 1..].to_vec());
         }
         Output::empty()
     }
@@ -45,7 +45,7 @@ impl Analyzer<'_> {
             if let Some((name, value)) = a.text.split_once('=')
                 && a.is_static()
             {
-                self.st.aliases.insert(plain_text(name), code_text(value));
+                self.env.aliases.insert(plain_text(name), code_text(value));
             }
         }
         Output::empty()
@@ -136,14 +136,14 @@ impl Analyzer<'_> {
 
     fn change_dir(&mut self, args: &[Field]) {
         let target = args.iter().find(|a| !a.text.starts_with('-') || a.text == "-");
-        self.st.cwd = match target {
+        self.env.cwd = match target {
             None => Some("~".into()),
             Some(t) if t.is_static() && !t.has_wildcard() && t.text != "-" => {
                 let p = plain_text(&t.text);
                 if p.starts_with('/') || p.starts_with('~') {
                     Some(normalize_path(&p))
                 } else {
-                    self.st.cwd.as_ref().map(|c| normalize_path(&format!("{c}/{p}")))
+                    self.env.cwd.as_ref().map(|c| normalize_path(&format!("{c}/{p}")))
                 }
             }
             _ => None,

@@ -173,7 +173,7 @@ impl Analyzer<'_> {
             "echo" => echo(args),
             "printf" => printf(args),
             "which" | "whereis" | "type" => lookup_output(args),
-            "pwd" => match &self.st.cwd {
+            "pwd" => match &self.env.cwd {
                 Some(c) => Output::Known(format!("{c}\n")),
                 None => Output::dynamic(),
             },

@@ -185,7 +185,7 @@ impl Analyzer<'_> {
 
     /// A shell reading its commands from stdin.
     pub(super) fn stdin_script(&mut self, stdin: &Output, what: &str) -> Output {
-        if let Some(top) = self.pipe_progs.last_mut() {
+        if let Some(top) = self.evidence.pipe_progs.last_mut() {
             top.push(STDIN_SHELL.to_string());
         }
         match stdin {
@@ -194,8 +194,8 @@ impl Analyzer<'_> {
                 self.script(&text, Output::dynamic())
             }
             Output::Unknown(t) => {
-                self.saw_stdin_shell = true;
-                if self.saw_dev_tcp {
+                self.evidence.saw_stdin_shell = true;
+                if self.evidence.saw_dev_tcp {
                     self.signal(Signal::ReverseShell, "a shell is connected to a network socket");
                 }
                 self.opaque(*t, &format!("commands read by {what}"));
@@ -250,9 +250,9 @@ impl Analyzer<'_> {
                 return Output::dynamic();
             };
             let positional = rest.get(2..).unwrap_or_default().to_vec();
-            let saved = std::mem::replace(&mut self.arg0, rest.get(1).cloned());
+            let saved = std::mem::replace(&mut self.frame.arg0, rest.get(1).cloned());
             let out = self.code_string(code, stdin, Some(positional), &format!("the code {prog} -c runs"));
-            self.arg0 = saved;
+            self.frame.arg0 = saved;
             return out;
         }
         if !from_stdin && let Some(script) = rest.first() {

@@ -49,9 +49,9 @@ impl Analyzer<'_> {
         }
         let rest = args.get(j..).unwrap_or_default();
         if rest.is_empty() {
-            let saved = std::mem::take(&mut self.st);
+            let saved = std::mem::take(&mut self.env);
             let out = self.stdin_script(stdin, "a remote shell");
-            self.st = saved;
+            self.env = saved;
             return out;
         }
         let cmd = join_fields(rest.to_vec());
@@ -281,9 +281,9 @@ impl Analyzer<'_> {
             }
         };
         if inner.is_empty() {
-            let saved = std::mem::take(&mut self.st);
+            let saved = std::mem::take(&mut self.env);
             let out = self.stdin_script(stdin, "a shell in a pod");
-            self.st = saved;
+            self.env = saved;
             return out;
         }
         self.remote_invoke(
