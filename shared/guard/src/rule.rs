@@ -1,8 +1,11 @@
 //! Rules as data: the JSON format admins write (and the built-in pack is written in), its
 //! validation and compilation, and matching compiled rules against the facts the analysers
-//! extract (an invocation, a SQL statement, inline code, a signal, an HTTP request).
+//! extract (an invocation, a SQL statement, inline code, a signal, an HTTP request). The facts
+//! are defined in `fact`; `view` prepares an invocation for matching.
 
-use std::cell::OnceCell;
+mod fact;
+mod view;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -10,9 +13,11 @@ use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::glob::{Glob, GlobSet, Subject};
-use super::sql::Statement;
-use super::word::{Field, display_text, normalize_path};
+use super::word::display_text;
 use super::{Decision, GuardError, Verdict};
+
+pub(crate) use fact::{Fact, HttpFacts, Invocation, Redirect, basename, truncate};
+use view::InvocationView;
 
 /// What a rule applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -167,97 +172,6 @@ impl Rule {
             self.enabled = over.enabled;
         }
     }
-}
-
-/// A resolved redirection of a command.
-#[derive(Debug, Clone)]
-pub(crate) struct Redirect {
-    pub read: bool,
-    pub write: bool,
-    pub target: Field,
-}
-
-/// A command about to run, after resolution: `argv[0]` is the command word.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Invocation {
-    pub argv: Vec<Field>,
-    pub redirects: Vec<Redirect>,
-    /// Wrappers it was started through, outermost first.
-    pub via: Vec<String>,
-    /// The working directory, when the command set it literally (`cd /; rm -rf *`).
-    pub cwd: Option<String>,
-}
-
-impl Invocation {
-    pub(crate) fn program(&self) -> &str {
-        self.argv.first().map_or("", |f| basename(&f.text))
-    }
-
-    pub(crate) fn display(&self) -> String {
-        let mut s = self
-            .argv
-            .iter()
-            .map(|f| {
-                let d = f.display();
-                if d.is_empty() || d.contains(char::is_whitespace) {
-                    format!("'{d}'")
-                } else {
-                    d
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        for r in &self.redirects {
-            let op = match (r.read, r.write) {
-                (true, true) => "<>",
-                (true, false) => "<",
-                _ => ">",
-            };
-            if !s.is_empty() {
-                s.push(' ');
-            }
-            s.push_str(op);
-            s.push_str(&r.target.display());
-        }
-        truncate(&s, 300)
-    }
-}
-
-pub(crate) fn basename(s: &str) -> &str {
-    s.rsplit('/').next().unwrap_or(s)
-}
-
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max).collect();
-    out.push('…');
-    out
-}
-
-/// What the HTTP analyser extracted from a request.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct HttpFacts {
-    /// The method and every override, uppercase.
-    pub methods: Vec<String>,
-    /// The path as sent and percent-decoded, lowercase.
-    pub paths: Vec<String>,
-    /// `name=value` and `name` of every query parameter, decoded.
-    pub query: Vec<String>,
-    pub statements: Vec<Statement>,
-    pub graphql: Vec<String>,
-    pub signals: Vec<Signal>,
-    pub display: String,
-}
-
-/// A fact rules are matched against.
-pub(crate) enum Fact<'a> {
-    Invocation(&'a Invocation),
-    Sql { client: &'a str, statement: &'a Statement },
-    Code { interpreter: &'a str, code: &'a str },
-    Signal { signal: Signal, detail: &'a str },
-    Http(&'a HttpFacts),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -492,210 +406,6 @@ fn compile_matcher(id: &str, kind: RuleKind, m: &Matcher) -> Result<CompiledMatc
 
 fn any_glob(globs: &GlobSet, s: &Subject) -> bool {
     globs.matches(s)
-}
-
-/// An invocation prepared for matching: flags, positionals and path forms of each argument.
-/// The costly parts are built on first use, so a command no rule names costs almost nothing.
-pub(crate) struct InvocationView<'a> {
-    inv: &'a Invocation,
-    program: &'a str,
-    program_subject: Subject,
-    path: OnceCell<Subject>,
-    options: OnceCell<Options>,
-    /// Every form of each argument a pattern may match.
-    forms: OnceCell<Vec<Vec<Subject>>>,
-    redirects: OnceCell<(Vec<Subject>, Vec<Subject>)>,
-    via: OnceCell<Vec<Subject>>,
-}
-
-/// The flags and positionals of an invocation.
-struct Options {
-    flags: Vec<Subject>,
-    /// Positional arguments: (argument index, directly follows an option that may take it).
-    positionals: Vec<(usize, bool)>,
-}
-
-impl Options {
-    fn new(args: &[Field]) -> Self {
-        let mut flags = Vec::new();
-        let mut positionals = Vec::new();
-        let mut after_dashdash = false;
-        let mut prev_flag = false;
-        for (i, a) in args.iter().enumerate() {
-            let t = a.text.as_str();
-            if !after_dashdash && t == "--" {
-                after_dashdash = true;
-                prev_flag = false;
-                continue;
-            }
-            if !after_dashdash && t.len() > 1 && t.starts_with('-') {
-                if let Some(long) = t.strip_prefix("--") {
-                    let name = long.split('=').next().unwrap_or(long);
-                    flags.push(Subject::new(name));
-                    prev_flag = !long.contains('=');
-                } else {
-                    let body = &t[1..];
-                    flags.push(Subject::new(body));
-                    if body.chars().count() > 1 {
-                        let mut buf = [0u8; 4];
-                        flags.extend(body.chars().map(|c| Subject::new(c.encode_utf8(&mut buf))));
-                    }
-                    prev_flag = true;
-                }
-                continue;
-            }
-            positionals.push((i, prev_flag));
-            prev_flag = false;
-        }
-        Options { flags, positionals }
-    }
-}
-
-impl<'a> InvocationView<'a> {
-    pub(crate) fn new(inv: &'a Invocation) -> Self {
-        let program = inv.program();
-        InvocationView {
-            inv,
-            program,
-            program_subject: Subject::new(program),
-            path: OnceCell::new(),
-            options: OnceCell::new(),
-            forms: OnceCell::new(),
-            redirects: OnceCell::new(),
-            via: OnceCell::new(),
-        }
-    }
-
-    fn args(&self) -> &'a [Field] {
-        self.inv.argv.get(1..).unwrap_or_default()
-    }
-
-    fn path(&self) -> &Subject {
-        self.path.get_or_init(|| {
-            Subject::new(
-                &self
-                    .inv
-                    .argv
-                    .first()
-                    .map(|f| normalize_path(&f.text))
-                    .unwrap_or_default(),
-            )
-        })
-    }
-
-    fn options(&self) -> &Options {
-        self.options.get_or_init(|| Options::new(self.args()))
-    }
-
-    fn flags(&self) -> &[Subject] {
-        &self.options().flags
-    }
-
-    fn positionals(&self) -> &[(usize, bool)] {
-        &self.options().positionals
-    }
-
-    fn forms(&self) -> &[Vec<Subject>] {
-        self.forms.get_or_init(|| {
-            let cwd = self.inv.cwd.as_deref();
-            self.args()
-                .iter()
-                .map(|a| forms(&a.text, cwd).iter().map(|f| Subject::new(f)).collect())
-                .collect()
-        })
-    }
-
-    /// Redirection targets read from and written to.
-    fn redirects(&self) -> &(Vec<Subject>, Vec<Subject>) {
-        self.redirects.get_or_init(|| {
-            let cwd = self.inv.cwd.as_deref();
-            let mut read = Vec::new();
-            let mut write = Vec::new();
-            for r in &self.inv.redirects {
-                for f in forms(&r.target.text, cwd) {
-                    let subject = Subject::new(&f);
-                    if r.read {
-                        read.push(subject.clone());
-                    }
-                    if r.write {
-                        write.push(subject);
-                    }
-                }
-            }
-            (read, write)
-        })
-    }
-
-    fn via(&self) -> &[Subject] {
-        self.via
-            .get_or_init(|| self.inv.via.iter().map(|v| Subject::new(v)).collect())
-    }
-
-    fn has_redirect(&self, write: bool) -> bool {
-        self.inv.redirects.iter().any(|r| if write { r.write } else { r.read })
-    }
-
-    fn any_arg(&self, globs: &GlobSet) -> bool {
-        self.forms().iter().flatten().any(|f| any_glob(globs, f))
-    }
-
-    fn arg(&self, idx: usize) -> Option<&Subject> {
-        self.forms().get(idx).and_then(|f| f.first())
-    }
-
-    /// Whether `words` appear in order among the leading positionals; a positional skipped
-    /// between two words must directly follow an option (it may be that option's value).
-    fn subcommand(&self, words: &[GlobSet]) -> bool {
-        let Some((first, rest)) = words.split_first() else {
-            return true;
-        };
-        // Candidates for the first word: positionals up to the first one not following an option.
-        for (start, &(idx, follows_flag)) in self.positionals().iter().enumerate() {
-            if self.arg(idx).is_some_and(|a| any_glob(first, a)) && self.rest_matches(rest, start + 1) {
-                return true;
-            }
-            if !follows_flag {
-                break;
-            }
-        }
-        false
-    }
-
-    fn rest_matches(&self, words: &[GlobSet], from: usize) -> bool {
-        let Some((word, rest)) = words.split_first() else {
-            return true;
-        };
-        let positionals = self.positionals();
-        for (p, &(idx, follows_flag)) in positionals.iter().enumerate().skip(from) {
-            if self.arg(idx).is_some_and(|a| any_glob(word, a)) {
-                return self.rest_matches(rest, p + 1);
-            }
-            if !follows_flag {
-                return false;
-            }
-        }
-        false
-    }
-}
-
-/// The forms of an argument patterns are tried on: the path-normalised text, the value of
-/// `--opt=value` / `key=value` / `@file`, and relative paths joined to a known working directory.
-fn forms(text: &str, cwd: Option<&str>) -> Vec<String> {
-    let mut out = vec![normalize_path(text)];
-    if let Some((key, value)) = text.split_once('=') {
-        out.push(format!("{key}={}", normalize_path(value)));
-        out.push(normalize_path(value));
-    }
-    if let Some(rest) = text.strip_prefix('@') {
-        out.push(normalize_path(rest));
-    }
-    if let Some(cwd) = cwd {
-        let plain = out[0].clone();
-        if !plain.is_empty() && !plain.starts_with(['/', '~', '-']) && !plain.contains('=') {
-            out.push(normalize_path(&format!("{cwd}/{plain}")));
-        }
-    }
-    out
 }
 
 impl CompiledMatcher {
