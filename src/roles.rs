@@ -96,6 +96,7 @@ pub async fn start_gateway(settings: &Settings, bus: Bus, db: DbPool, metrics: M
     ctx.start_background()
         .await
         .map_err(|e| anyhow::anyhow!("cannot subscribe to change events: {e}"))?;
+    let mcp = shellgate_gateway::McpEndpoint::new(ctx.clone(), settings);
     let data = web::Data::new(ctx);
     let (addr, server) = serve(
         settings,
@@ -104,7 +105,7 @@ pub async fn start_gateway(settings: &Settings, bus: Bus, db: DbPool, metrics: M
         settings.gateway_workers(),
         move |cfg| {
             cfg.app_data(data.clone());
-            shellgate_gateway::configure(cfg);
+            shellgate_gateway::configure(cfg, &mcp);
         },
     )?;
     Ok(Running {

@@ -35,6 +35,19 @@ pub struct Grant {
     pub query_api: Option<QueryApi>,
     /// Where the target sends requests (HTTP base URL, SSH `user@host:port`): approvals bind it.
     pub address: String,
+    /// What an agent is told about the target (`bootstrap`).
+    pub about: TargetAbout,
+}
+
+/// What an agent may know of a target: never its credential.
+#[derive(Debug, Clone)]
+pub struct TargetAbout {
+    pub name: String,
+    pub description: String,
+    pub base_url: Option<String>,
+    pub ssh_host: Option<String>,
+    pub ssh_port: Option<i32>,
+    pub ssh_username: Option<String>,
 }
 
 impl Grant {
@@ -137,6 +150,14 @@ impl AuthCache {
             .map(|(_, t)| {
                 let grant = Grant {
                     address: target_address(&t),
+                    about: TargetAbout {
+                        name: t.name,
+                        description: t.description,
+                        base_url: t.base_url,
+                        ssh_host: t.ssh_host,
+                        ssh_port: t.ssh_port,
+                        ssh_username: t.ssh_username,
+                    },
                     target_id: t.id,
                     slug: t.slug.clone(),
                     kind: t.kind,

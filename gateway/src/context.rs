@@ -31,6 +31,8 @@ pub struct GatewayContext {
     pub approval_max_body_bytes: usize,
     pub guard_cache: Arc<GuardCache>,
     pub ssh: SshLimits,
+    /// Browser origins that may call `/mcp` (`SHELLGATE_MCP_ALLOWED_ORIGINS`).
+    pub mcp_allowed_origins: Vec<String>,
 }
 
 /// What the gateway enforces on `POST /ssh/:target/exec` (the executor enforces the rest).
@@ -58,6 +60,7 @@ impl GatewayContext {
             head_timeout: Duration::from_millis(settings.upstream_timeout_ms) + accept_timeout,
             metrics,
             approval_ttl: Duration::from_secs(settings.approval_ttl_secs),
+            mcp_allowed_origins: shellgate_shared::config::list(&settings.mcp_allowed_origins),
             max_approval_wait: Duration::from_secs(settings.approval_max_wait_secs),
             approval_max_body_bytes: settings.approval_max_body_bytes,
             guard_cache: Arc::new(GuardCache::new(Duration::from_millis(settings.auth_cache_ttl_ms))),

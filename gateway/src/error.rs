@@ -61,6 +61,9 @@ pub enum ApiError {
     /// No route has this path.
     #[error("no such endpoint")]
     NotFound,
+    /// A browser page from an origin `SHELLGATE_MCP_ALLOWED_ORIGINS` does not list.
+    #[error("this origin may not call the MCP endpoint")]
+    OriginNotAllowed,
 }
 
 impl ApiError {
@@ -86,6 +89,7 @@ impl ApiError {
             ApiError::ApprovalBodyTooLarge(_) => Code::ApprovalBodyTooLarge,
             ApiError::UpgradeNotSupported => Code::UpgradeNotSupported,
             ApiError::NotFound => Code::NotFound,
+            ApiError::OriginNotAllowed => Code::OriginNotAllowed,
         })
     }
 

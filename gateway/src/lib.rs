@@ -8,6 +8,7 @@ mod admit;
 mod approvals;
 mod audit;
 mod auth;
+mod bootstrap;
 mod context;
 mod edge;
 mod error;
@@ -15,8 +16,10 @@ mod exec_stream;
 mod gate;
 mod handlers;
 mod http;
+mod mcp;
 mod routes;
 mod ssh;
 
 pub use context::GatewayContext;
+pub use mcp::McpEndpoint;
 pub use routes::configure;

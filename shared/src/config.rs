@@ -133,6 +133,14 @@ pub struct Settings {
     /// How long a gateway may serve a token lookup from memory (revocations invalidate at once).
     pub auth_cache_ttl_ms: u64,
 
+    /// `Host` values the MCP endpoint answers (comma-separated `host` or `host:port`; empty: any).
+    pub mcp_allowed_hosts: String,
+    /// Browser origins allowed to call the MCP endpoint (comma-separated `scheme://host[:port]`);
+    /// a request with any other `Origin` is 403. Requests without `Origin` (agents) pass.
+    pub mcp_allowed_origins: String,
+    /// Largest JSON-RPC request body the MCP endpoint reads.
+    pub mcp_max_request_bytes: usize,
+
     pub audit_batch_size: usize,
     pub audit_flush_ms: u64,
     /// Graceful shutdown: how long in-flight work may take after SIGTERM.
@@ -197,6 +205,9 @@ impl Default for Settings {
             approval_ttl_secs: 15 * 60,
             approval_max_wait_secs: 120,
             approval_max_body_bytes: 512 * 1024,
+            mcp_allowed_hosts: String::new(),
+            mcp_allowed_origins: String::new(),
+            mcp_max_request_bytes: 4 * 1024 * 1024,
             audit_batch_size: 500,
             audit_flush_ms: 200,
             shutdown_grace_ms: 25_000,
@@ -303,6 +314,17 @@ impl Settings {
         if let Err(e) = self.trusted_proxies.parse::<crate::client_addr::TrustedProxies>() {
             return bad(&format!("SHELLGATE_TRUSTED_PROXIES: {e}"));
         }
+        if self.mcp_max_request_bytes == 0 {
+            return bad("SHELLGATE_MCP_MAX_REQUEST_BYTES must be at least 1");
+        }
+        if let Some(o) = list(&self.mcp_allowed_origins)
+            .into_iter()
+            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return bad(&format!(
+                "SHELLGATE_MCP_ALLOWED_ORIGINS: {o:?} is not an origin (scheme://host[:port])"
+            ));
+        }
         if self.max_decoded_response_bytes == 0 {
             return bad("SHELLGATE_MAX_DECODED_RESPONSE_BYTES must be at least 1");
         }
@@ -375,6 +397,15 @@ pub struct StreamSettings {
     pub window_bytes: usize,
     pub heartbeat: Duration,
     pub idle_timeout: Duration,
+}
+
+/// The entries of a comma-separated setting, trimmed, empty ones dropped.
+pub fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]

@@ -96,6 +96,8 @@ codes! {
     ApprovalBodyTooLarge => ("approval_body_too_large", 413, Refused),
     /// WebSocket, h2c: not proxied.
     UpgradeNotSupported => ("upgrade_not_supported", 501, Refused),
+    /// A browser page from an origin the MCP endpoint does not allow.
+    OriginNotAllowed => ("origin_not_allowed", 403, Refused),
 
     // The guard and approvals.
     /// The guard blocked it; nothing makes it run.

@@ -100,6 +100,16 @@ fn invalid_settings_are_refused_before_anything_starts() {
             "0",
             "SHELLGATE_MAX_DECODED_RESPONSE_BYTES must be at least 1",
         ),
+        (
+            "SHELLGATE_MCP_ALLOWED_ORIGINS",
+            "https://ok.example, console.example",
+            "\"console.example\" is not an origin",
+        ),
+        (
+            "SHELLGATE_MCP_MAX_REQUEST_BYTES",
+            "0",
+            "SHELLGATE_MCP_MAX_REQUEST_BYTES must be at least 1",
+        ),
     ] {
         let (ok, text) = run(&["up"], &[(var, value.into())]);
         assert!(!ok, "{var}={value}");

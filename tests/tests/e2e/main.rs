@@ -11,6 +11,7 @@ mod encoded_responses;
 mod executor_death;
 mod log_secrets;
 mod management;
+mod mcp;
 mod notify;
 mod observability;
 mod paths;

@@ -1,0 +1,201 @@
+//! The MCP server on the gateway, spoken to as a client would over Streamable HTTP: stateless
+//! (no session id, any revision's requests answered on their own), authenticated per request
+//! like `/gateway`, Origin-checked, bounded, with `bootstrap` equal to `GET /bootstrap`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use shellgate_tests::Cluster;
+use shellgate_tests::client::read_body;
+
+const LEGACY: [&str; 2] = ["2025-06-18", "2025-11-25"];
+const SESSIONLESS: &str = "2026-07-28";
+
+/// One JSON-RPC POST to `/mcp`: (status, headers lower-cased `name: value` lines, body).
+async fn post(c: &Cluster, token: Option<&str>, extra: &[(&str, &str)], body: &Value) -> (u16, String, Value) {
+    let mut req = c
+        .http
+        .request("POST", &format!("{}/mcp", c.gateway()))
+        .insert_header(("content-type", "application/json"))
+        .insert_header(("accept", "application/json, text/event-stream"));
+    if let Some(t) = token {
+        req = req.insert_header(("authorization", format!("Bearer {t}")));
+    }
+    for (k, v) in extra {
+        req = req.insert_header((*k, *v));
+    }
+    let mut res = req.send_body(body.to_string()).await.unwrap();
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(k, v)| format!("{}: {}", k.as_str(), v.to_str().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .to_ascii_lowercase();
+    let bytes = read_body(&mut res).await;
+    let value =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (res.status().as_u16(), headers, value)
+}
+
+fn rpc(id: u64, method: &str, params: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+/// `_meta` every 2026-07-28 request carries instead of an `initialize` handshake.
+fn meta() -> Value {
+    json!({"io.modelcontextprotocol/protocolVersion": SESSIONLESS, "io.modelcontextprotocol/clientCapabilities": {}})
+}
+
+fn tool_names(list: &Value) -> Vec<String> {
+    list["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[actix_web::test]
+async fn stateless_in_every_revision_with_bootstrap_equal_to_rest() {
+    let c = Cluster::up().await;
+    let api = c.create_http_target("api", "http://127.0.0.1:9/base", None).await;
+    c.create_http_target("other", "http://127.0.0.1:9/", None).await;
+    let (_, token) = c.create_token(&[&api]).await;
+
+    let (status, rest) = {
+        let mut res = c
+            .http
+            .agent("GET", &format!("{}/bootstrap", c.gateway()), &token)
+            .send()
+            .await
+            .unwrap();
+        let body = read_body(&mut res).await;
+        (res.status().as_u16(), serde_json::from_slice::<Value>(&body).unwrap())
+    };
+    assert_eq!(status, 200, "{rest}");
+    let slugs: Vec<&str> = rest["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["api"], "only granted targets: {rest}");
+    assert_eq!(rest["targets"][0]["proxyPath"], "/gateway/api");
+    assert_eq!(rest["targets"][0]["baseUrl"], "http://127.0.0.1:9/base");
+    assert!(rest["policy"].as_str().unwrap().contains("approval_required"), "{rest}");
+    assert!(rest.get("credential").is_none() && !rest.to_string().contains("sealed"));
+
+    for version in LEGACY {
+        let init = rpc(
+            1,
+            "initialize",
+            json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+        );
+        let (status, headers, v) = post(&c, Some(&token), &[], &init).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["result"]["protocolVersion"], version, "{v}");
+        assert_eq!(v["result"]["serverInfo"]["name"], "shellgate");
+        assert!(v["result"]["instructions"].as_str().unwrap().contains("bootstrap"));
+        assert!(!headers.contains("mcp-session-id"), "stateless: {headers}");
+        let hv = [("mcp-protocol-version", version)];
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        assert_eq!(post(&c, Some(&token), &hv, &note).await.0, 202);
+        // No session: the next request stands alone (as on another replica).
+        let (status, _, list) = post(&c, Some(&token), &hv, &rpc(2, "tools/list", json!({}))).await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(tool_names(&list), ["bootstrap", "discover"]);
+        for tool in ["bootstrap", "discover"] {
+            let (status, _, called) = post(
+                &c,
+                Some(&token),
+                &hv,
+                &rpc(3, "tools/call", json!({"name": tool, "arguments": {}})),
+            )
+            .await;
+            assert_eq!(status, 200, "{called}");
+            assert_eq!(called["result"]["isError"], false, "{called}");
+            assert_eq!(
+                called["result"]["structuredContent"], rest,
+                "{tool} equals GET /bootstrap"
+            );
+        }
+        let (_, _, unknown) = post(
+            &c,
+            Some(&token),
+            &hv,
+            &rpc(4, "tools/call", json!({"name": "rm_rf", "arguments": {}})),
+        )
+        .await;
+        assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+    }
+
+    // The sessionless revision: no handshake, each request names its method and carries _meta.
+    let hv = [("mcp-protocol-version", SESSIONLESS), ("mcp-method", "tools/list")];
+    let (status, headers, list) = post(&c, Some(&token), &hv, &rpc(5, "tools/list", json!({"_meta": meta()}))).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(tool_names(&list), ["bootstrap", "discover"]);
+    assert!(!headers.contains("mcp-session-id"));
+    let hv = [
+        ("mcp-protocol-version", SESSIONLESS),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "bootstrap"),
+    ];
+    let call = rpc(
+        6,
+        "tools/call",
+        json!({"_meta": meta(), "name": "bootstrap", "arguments": {}}),
+    );
+    let (status, _, called) = post(&c, Some(&token), &hv, &call).await;
+    assert_eq!(status, 200, "{called}");
+    assert_eq!(called["result"]["structuredContent"], rest);
+}
+
+#[actix_web::test]
+async fn tokens_origins_hosts_and_sizes_are_checked_on_every_request() {
+    let c = Cluster::up_with(&[
+        ("SHELLGATE_MCP_ALLOWED_ORIGINS", "https://console.example.com"),
+        ("SHELLGATE_MCP_MAX_REQUEST_BYTES", "4096"),
+    ])
+    .await;
+    let api = c.create_http_target("api", "http://127.0.0.1:9/", None).await;
+    let (token_id, token) = c.create_token(&[&api]).await;
+    let list = rpc(1, "tools/list", json!({}));
+
+    let (status, headers, v) = post(&c, None, &[], &list).await;
+    assert_eq!((status, v["error"].as_str()), (401, Some("missing_token")), "{v}");
+    assert!(headers.contains("www-authenticate: bearer"), "{headers}");
+    let (status, headers, v) = post(&c, Some("sg_not_a_real_token"), &[], &list).await;
+    assert_eq!((status, v["error"].as_str()), (401, Some("invalid_token")), "{v}");
+    assert!(headers.contains("www-authenticate: bearer"));
+    assert!(!headers.contains("resource_metadata"), "no OAuth metadata: {headers}");
+
+    let (status, _, v) = post(&c, Some(&token), &[("origin", "https://evil.example")], &list).await;
+    assert_eq!((status, v["error"].as_str()), (403, Some("origin_not_allowed")), "{v}");
+    let (status, _, v) = post(&c, Some(&token), &[("origin", "https://console.example.com")], &list).await;
+    assert_eq!(status, 200, "{v}");
+    // Behind a load balancer the Host is the public name: any Host is served by default.
+    let (status, _, v) = post(&c, Some(&token), &[("host", "mcp.example.com")], &list).await;
+    assert_eq!(status, 200, "{v}");
+
+    let big = rpc(
+        2,
+        "tools/call",
+        json!({"name": "bootstrap", "arguments": {"pad": "x".repeat(8192)}}),
+    );
+    assert_eq!(post(&c, Some(&token), &[], &big).await.0, 413);
+
+    // Revocation reaches MCP like /gateway: refused on a call within a second.
+    let (s, _) = c.admin("DELETE", &format!("/api/tokens/{token_id}"), None).await;
+    assert_eq!(s, 200);
+    let revoked = Instant::now();
+    loop {
+        let (status, _, v) = post(&c, Some(&token), &[], &list).await;
+        if status == 401 {
+            assert_eq!(v["error"], "token_revoked", "{v}");
+            break;
+        }
+        assert!(revoked.elapsed() < Duration::from_secs(1), "still served: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
