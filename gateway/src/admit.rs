@@ -34,7 +34,24 @@ pub async fn admit(
     draft.event.target_slug = Some(slug.to_string());
     let token = bearer(req)?;
     let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, token).await?;
+    let grant = admit_principal(&principal, slug, kind, draft)?;
+    Ok((principal, grant))
+}
+
+/// Admits an authenticated principal (an MCP caller, or `admit` above) to the target `slug` of
+/// `kind`: its grant, or the same 404 for a target that is missing, not granted or of another
+/// kind.
+pub fn admit_principal(
+    principal: &Principal,
+    slug: &str,
+    kind: TargetKind,
+    draft: &mut AuditDraft,
+) -> Result<Grant, ApiError> {
     draft.event.token_id = Some(principal.token_id());
+    if !is_valid_slug(slug) {
+        return Err(ApiError::TargetNotFound);
+    }
+    draft.event.target_slug = Some(slug.to_string());
     let grant = principal.grant(slug)?;
     if grant.kind != kind {
         return Err(ApiError::TargetNotFound);
@@ -43,6 +60,5 @@ pub async fn admit(
     if !grant.enabled {
         return Err(ApiError::TargetDisabled);
     }
-    let grant = grant.clone();
-    Ok((principal, grant))
+    Ok(grant.clone())
 }

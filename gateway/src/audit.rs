@@ -31,7 +31,27 @@ pub struct AuditDraft {
 }
 
 impl AuditDraft {
+    /// The draft of an HTTP request as it arrived (REST).
     pub fn new(ctx: Arc<GatewayContext>, req: &HttpRequest, request_id: RequestId) -> Self {
+        Self::start(
+            ctx,
+            request_id,
+            AuditKind::Http,
+            Some(req.method().to_string()),
+            Some(req.uri().to_string()),
+            crate::edge::client_ip(req),
+        )
+    }
+
+    /// A draft for any entry (an MCP tool says what it is about itself).
+    pub fn start(
+        ctx: Arc<GatewayContext>,
+        request_id: RequestId,
+        kind: AuditKind,
+        method: Option<String>,
+        path: Option<String>,
+        client_ip: Option<String>,
+    ) -> Self {
         Self {
             ctx,
             started: Instant::now(),
@@ -39,17 +59,17 @@ impl AuditDraft {
                 id: AuditEventId::new(),
                 occurred_at: OffsetDateTime::now_utc(),
                 request_id,
-                kind: AuditKind::Http,
+                kind,
                 token_id: None,
                 target_id: None,
                 target_slug: None,
-                method: Some(req.method().to_string()),
-                path: Some(req.uri().to_string()),
+                method,
+                path,
                 status: None,
                 duration_ms: 0,
                 bytes_in: 0,
                 bytes_out: 0,
-                client_ip: crate::edge::client_ip(req),
+                client_ip,
                 executor: None,
                 outcome: Outcome::Refused,
                 error_code: None,

@@ -33,6 +33,8 @@ pub struct GatewayContext {
     pub ssh: SshLimits,
     /// Browser origins that may call `/mcp` (`SHELLGATE_MCP_ALLOWED_ORIGINS`).
     pub mcp_allowed_origins: Vec<String>,
+    /// Longest response body an MCP tool returns.
+    pub mcp_max_response_bytes: usize,
 }
 
 /// What the gateway enforces on `POST /ssh/:target/exec` (the executor enforces the rest).
@@ -61,6 +63,7 @@ impl GatewayContext {
             metrics,
             approval_ttl: Duration::from_secs(settings.approval_ttl_secs),
             mcp_allowed_origins: shellgate_shared::config::list(&settings.mcp_allowed_origins),
+            mcp_max_response_bytes: settings.mcp_max_response_bytes,
             max_approval_wait: Duration::from_secs(settings.approval_max_wait_secs),
             approval_max_body_bytes: settings.approval_max_body_bytes,
             guard_cache: Arc::new(GuardCache::new(Duration::from_millis(settings.auth_cache_ttl_ms))),

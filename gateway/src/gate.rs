@@ -39,6 +39,78 @@ pub enum Gate {
     Held { approval: Box<ApprovalView> },
 }
 
+/// What the agent said about approvals with its request: an approval to use, its own
+/// confirmation (honoured only for `agent_confirm` tokens), and how long it will wait for a human.
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalAsk {
+    /// The approval to use; `Err` holds why what the agent sent is not an approval id (refused
+    /// only if the request needs an approval).
+    pub approval: Option<Result<ApprovalId, &'static str>>,
+    pub agent_confirmed: bool,
+    pub wait: Duration,
+}
+
+impl ApprovalAsk {
+    /// From REST headers: `X-Shellgate-Approval`, `X-Shellgate-Approved: true`, and
+    /// `X-Shellgate-Wait: N` or `Prefer: wait=N` (capped at `max_wait`).
+    pub fn from_headers(req: &HttpRequest, max_wait: Duration) -> Self {
+        let approval = req.headers().get(APPROVAL_HEADER).map(|id| {
+            id.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or("X-Shellgate-Approval is not an approval id")
+        });
+        let agent_confirmed = req
+            .headers()
+            .get(APPROVED_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        Self {
+            approval,
+            agent_confirmed,
+            wait: requested_wait(req, max_wait),
+        }
+    }
+}
+
+/// A request body the gate may need whole (to read a query, or to bind an approval).
+pub trait ReadBody {
+    /// The whole body; more than `max` bytes is `too_large(max)`.
+    fn read_all(
+        &mut self,
+        max: usize,
+        too_large: fn(usize) -> ApiError,
+    ) -> impl Future<Output = Result<Bytes, ApiError>>;
+}
+
+impl ReadBody for web::Payload {
+    fn read_all(
+        &mut self,
+        max: usize,
+        too_large: fn(usize) -> ApiError,
+    ) -> impl Future<Output = Result<Bytes, ApiError>> {
+        read_bounded(self, max, too_large)
+    }
+}
+
+/// A body already in memory (an MCP tool's arguments).
+impl ReadBody for Bytes {
+    fn read_all(
+        &mut self,
+        max: usize,
+        too_large: fn(usize) -> ApiError,
+    ) -> impl Future<Output = Result<Bytes, ApiError>> {
+        let body = self.clone();
+        async move {
+            if body.len() > max {
+                Err(too_large(max))
+            } else {
+                Ok(body)
+            }
+        }
+    }
+}
+
 /// Reads the whole body, refusing more than `max` bytes with `too_large`.
 pub(crate) async fn read_bounded(
     payload: &mut web::Payload,
@@ -99,8 +171,8 @@ pub fn record(ctx: &GatewayContext, kind: TargetKind, detail: &mut serde_json::V
 /// Runs the guard on an agent HTTP request and applies its verdict.
 pub async fn gate_http(
     ctx: &GatewayContext,
-    req: &HttpRequest,
-    payload: &mut web::Payload,
+    ask: &ApprovalAsk,
+    payload: &mut impl ReadBody,
     principal: &Principal,
     grant: &Grant,
     open: &HttpExecRequest,
@@ -111,13 +183,17 @@ pub async fn gate_http(
     let (raw_path, headers) = (open.path.as_str(), open.headers.as_slice());
     // Query APIs: the guard reads the query in the body, so the body is read first.
     let mut body = match query_api {
-        Some(_) => Some(read_bounded(payload, ctx.approval_max_body_bytes, ApiError::ApprovalBodyTooLarge).await?),
+        Some(_) => Some(
+            payload
+                .read_all(ctx.approval_max_body_bytes, ApiError::ApprovalBodyTooLarge)
+                .await?,
+        ),
         None => None,
     };
     let view = HttpRequestView {
-        method: req.method().as_str(),
+        method: &open.method,
         path: raw_path,
-        query: req.uri().query(),
+        query: open.query.as_deref(),
         headers,
         body: body.as_deref(),
         query_api,
@@ -145,13 +221,17 @@ pub async fn gate_http(
     // An approval binds the exact request, body included.
     let body = match body.take() {
         Some(b) => b,
-        None => read_bounded(payload, ctx.approval_max_body_bytes, ApiError::ApprovalBodyTooLarge).await?,
+        None => {
+            payload
+                .read_all(ctx.approval_max_body_bytes, ApiError::ApprovalBodyTooLarge)
+                .await?
+        }
     };
     let (request, hash) = canonical_http(
         grant.binding(),
-        req.method().as_str(),
+        &open.method,
         raw_path,
-        req.uri().query(),
+        open.query.as_deref(),
         headers,
         &body,
     );
@@ -161,7 +241,7 @@ pub async fn gate_http(
         hash,
     };
     Ok(
-        match approve(ctx, req, principal, grant, &decision, bound, detail).await? {
+        match approve(ctx, ask, principal, grant, &decision, bound, detail).await? {
             Approved::Run {
                 approval_id,
                 agent_confirmed,
@@ -198,7 +278,7 @@ pub enum Approved {
 /// itself, anything else creates an approval (and waits for it when the agent asked to).
 pub async fn approve(
     ctx: &GatewayContext,
-    req: &HttpRequest,
+    ask: &ApprovalAsk,
     principal: &Principal,
     grant: &Grant,
     decision: &Decision,
@@ -207,15 +287,8 @@ pub async fn approve(
 ) -> Result<Approved, ApiError> {
     let Bound { kind, request, hash } = bound;
     let token_id = principal.token_id();
-    if let Some(id) = req.headers().get(APPROVAL_HEADER) {
-        let id: ApprovalId = id
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or(ApiError::BadRequest(
-                Code::InvalidApprovalId,
-                "X-Shellgate-Approval is not an approval id",
-            ))?;
+    if let Some(id) = &ask.approval {
+        let id = (*id).map_err(|message| ApiError::BadRequest(Code::InvalidApprovalId, message))?;
         let used = consume(ctx, id, token_id, grant.target_id, &hash).await?;
         detail["approvalId"] = json!(used.id);
         return Ok(Approved::Run {
@@ -223,12 +296,7 @@ pub async fn approve(
             agent_confirmed: false,
         });
     }
-    let agent_says_approved = req
-        .headers()
-        .get(APPROVED_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    if agent_says_approved {
+    if ask.agent_confirmed {
         if principal.token.approval_policy == ApprovalPolicy::AgentConfirm {
             detail["approvedBy"] = json!("agent_confirm");
             return Ok(Approved::Run {
@@ -246,9 +314,8 @@ pub async fn approve(
     };
     let approval = create_approval(ctx, token_id, grant.target_id, kind, request, hash.clone(), ruling).await?;
     detail["approvalId"] = json!(approval.id);
-    let wait = requested_wait(req, ctx.max_approval_wait);
-    if !wait.is_zero() {
-        let decided = wait_for_decision(ctx, approval.id, token_id, wait).await?;
+    if !ask.wait.is_zero() {
+        let decided = wait_for_decision(ctx, approval.id, token_id, ask.wait).await?;
         if decided.status == ApprovalStatus::Approved {
             consume(ctx, approval.id, token_id, grant.target_id, &hash).await?;
             return Ok(Approved::Run {

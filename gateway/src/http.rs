@@ -13,21 +13,21 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use shellgate_shared::audit::Outcome;
 use shellgate_shared::bus::messages::{BodyMode, HttpExecRequest, ResponseHead, encode_open};
-use shellgate_shared::bus::stream::{Frame, Sender};
+use shellgate_shared::bus::stream::{Frame, Sender, StreamError};
 use shellgate_shared::error::Code;
 use shellgate_shared::headers::{filter_request_headers, filter_response_headers};
 use shellgate_shared::http_path::{check_path, check_query};
 use shellgate_shared::ids::RequestId;
 use shellgate_shared::states::TargetKind;
 
-use crate::admit::admit;
+use crate::admit::{admit, admit_principal};
 use crate::audit::{AuditDraft, AuditedBody};
 use crate::auth::{Grant, Principal};
 use crate::context::GatewayContext;
 use crate::edge::REQUEST_ID_HEADER;
 use crate::error::ApiError;
-use crate::exec_stream::{Answer, BodyFrames, Opened, answer, frames_to_bytes, open_stream, wait_answer};
-use crate::gate::{Gate, gate_http, held};
+use crate::exec_stream::{Answer, BodyFrames, Opened, answer, frames_to_bytes, open_stream, stream_error, wait_answer};
+use crate::gate::{ApprovalAsk, Gate, gate_http, held};
 use shellgate_shared::approval::ApprovalView;
 use shellgate_shared::ids::is_valid_slug;
 
@@ -197,9 +197,10 @@ async fn forward_inner(
         principal,
         grant,
     } = prepare(ctx, req, draft, request_id).await?;
+    let ask = ApprovalAsk::from_headers(req, ctx.max_approval_wait);
     let gated = gate_http(
         ctx,
-        req,
+        &ask,
         &mut payload,
         &principal,
         &grant,
@@ -304,6 +305,130 @@ fn respond(
     match head.content_length {
         Some(n) if !no_body => builder.body(SizedStream::new(n, body)),
         _ => builder.body(BodyStream::new(body)),
+    }
+}
+
+/// An agent HTTP request whose body is already in memory (an MCP tool's arguments): it takes the
+/// path every request takes — path safety, admission, the gate, an executor — and answers
+/// without touching actix's request types.
+pub(crate) struct KnownRequest {
+    pub slug: String,
+    pub method: String,
+    /// `""` or `/…`, as sent (percent-encoded).
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+/// How an in-memory request ended: the executor's answer, or held for a human.
+pub(crate) enum Sent {
+    Answer(Answer),
+    Held(Box<ApprovalView>),
+}
+
+/// Chunks of a streamed in-memory body.
+const KNOWN_CHUNK: usize = 64 * 1024;
+
+pub(crate) async fn send_known(
+    ctx: &GatewayContext,
+    principal: &Principal,
+    request: KnownRequest,
+    ask: &ApprovalAsk,
+    draft: &mut AuditDraft,
+    request_id: RequestId,
+) -> Result<Sent, ApiError> {
+    check_path(&request.path).map_err(ApiError::UnsafePath)?;
+    if let Some(q) = &request.query {
+        check_query(q).map_err(ApiError::UnsafePath)?;
+    }
+    let grant = admit_principal(principal, &request.slug, TargetKind::Http, draft)?;
+    let mut body = request.body;
+    if body.len() as u64 > ctx.max_body_bytes {
+        return Err(ApiError::PayloadTooLarge(ctx.max_body_bytes));
+    }
+    let mut open = HttpExecRequest {
+        request_id,
+        token_id: principal.token_id(),
+        target_id: grant.target_id,
+        method: request.method,
+        path: request.path,
+        query: request.query,
+        headers: filter_request_headers(request.headers),
+        body: BodyMode::Inline,
+        content_length: Some(body.len() as u64),
+        approval_id: None,
+        agent_confirmed: false,
+    };
+    match gate_http(ctx, ask, &mut body, principal, &grant, &open, &mut draft.event.detail).await? {
+        Gate::Held { approval } => return Ok(Sent::Held(approval)),
+        Gate::Proceed {
+            approval_id,
+            agent_confirmed,
+            ..
+        } => {
+            open.approval_id = approval_id;
+            open.agent_confirmed = agent_confirmed;
+        }
+    }
+    let inline = body.len() <= ctx.inline_body_bytes;
+    if !inline {
+        open.body = BodyMode::Stream;
+    }
+    let first = if inline { body.clone() } else { Bytes::new() };
+    let message =
+        encode_open(&open, &first).map_err(|_| ApiError::BadRequest(Code::BadRequest, "request cannot be encoded"))?;
+    let Opened {
+        frame,
+        mut tx,
+        rx,
+        executor,
+    } = open_stream(ctx, ctx.bus.subjects.exec_http(&grant.pool), message).await?;
+    draft.event.executor = executor;
+    draft.event.bytes_in = body.len() as u64;
+    if !matches!(frame, Frame::Accepted(_)) {
+        if frame.is_terminal() {
+            rx.acknowledge(1).await;
+        }
+        return answer(frame, rx).map(Sent::Answer);
+    }
+    if !inline {
+        tokio::spawn(async move {
+            for chunk in body.chunks(KNOWN_CHUNK) {
+                if tx.send_data(body.slice_ref(chunk)).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Frame::End).await;
+        });
+    }
+    Ok(Sent::Answer(wait_answer(ctx, rx).await?))
+}
+
+/// An executor's answer read whole, up to `max` body bytes: (head, body, whether it was cut).
+/// Cutting drops the stream, which stops the upstream transfer.
+pub(crate) async fn read_answer(answer: Answer, max: usize) -> Result<(ResponseHead, Bytes, bool), ApiError> {
+    let (head, mut rx) = match answer {
+        Answer::Whole(head, body) if body.len() > max => return Ok((head, body.slice(..max), true)),
+        Answer::Whole(head, body) => return Ok((head, body, false)),
+        Answer::Streamed(head, rx) => (head, rx),
+    };
+    let mut buf = BytesMut::new();
+    loop {
+        match rx.next().await {
+            Some(Ok(Frame::Data(b))) => {
+                if buf.len() + b.len() > max {
+                    let room = max - buf.len();
+                    buf.extend_from_slice(&b[..room]);
+                    return Ok((head, buf.freeze(), true));
+                }
+                buf.extend_from_slice(&b);
+            }
+            Some(Ok(Frame::End)) | None => return Ok((head, buf.freeze(), false)),
+            Some(Ok(Frame::Error(f))) => return Err(ApiError::Upstream(f)),
+            Some(Ok(_)) => return Err(stream_error(StreamError::Protocol("unexpected frame in a body".into()))),
+            Some(Err(e)) => return Err(stream_error(e)),
+        }
     }
 }
 

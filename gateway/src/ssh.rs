@@ -22,11 +22,12 @@ use shellgate_shared::states::{AuditKind, TargetKind};
 
 use crate::admit::admit;
 use crate::audit::AuditDraft;
+use crate::auth::{Grant, Principal};
 use crate::context::GatewayContext;
 use crate::edge::REQUEST_ID_HEADER;
 use crate::error::ApiError;
 use crate::exec_stream::{Opened, broken_stream_code, open_stream, stream_error};
-use crate::gate::{Approved, Bound, approve, held, read_bounded, record};
+use crate::gate::{ApprovalAsk, Approved, Bound, approve, held, read_bounded, record};
 
 /// Commands (with their stdin) up to this size are guarded on the request's own thread.
 const INLINE_GUARD_BYTES: usize = 8 * 1024;
@@ -69,7 +70,7 @@ pub async fn exec(
     }
 }
 
-enum Started {
+pub(crate) enum Started {
     Running(Box<Receiver>, ExecSpec),
     Held(Box<shellgate_shared::approval::ApprovalView>),
 }
@@ -92,22 +93,46 @@ async fn run(
     request_id: RequestId,
 ) -> Result<Started, ApiError> {
     let (principal, grant) = admit(ctx, req, slug, TargetKind::Ssh, draft).await?;
-    let grant = &grant;
     let body = read_bounded(&mut payload, ctx.ssh.max_request_bytes, |max| {
         ApiError::PayloadTooLarge(max as u64)
     })
     .await?;
-    let spec = ExecBody::parse(&body)
+    let spec = exec_spec(ctx, &body)?;
+    let ask = ApprovalAsk::from_headers(req, ctx.max_approval_wait);
+    start(ctx, &principal, &grant, spec, &ask, draft, request_id).await
+}
+
+/// The command an exec body asks for, validated.
+pub(crate) fn exec_spec(ctx: &GatewayContext, body: &[u8]) -> Result<ExecSpec, ApiError> {
+    ExecBody::parse(body)
         .and_then(|b| b.validate(ctx.ssh.max_timeout_secs))
-        .map_err(|e| ApiError::Invalid(e.code, e.message))?;
+        .map_err(|e| ApiError::Invalid(e.code, e.message))
+}
+
+/// Judges an admitted command and hands it to an executor; returns once it runs on the server
+/// (or is held for a human, or refused). Every entry (REST, MCP) starts commands here.
+pub(crate) async fn start(
+    ctx: &GatewayContext,
+    principal: &Principal,
+    grant: &Grant,
+    spec: ExecSpec,
+    ask: &ApprovalAsk,
+    draft: &mut AuditDraft,
+    request_id: RequestId,
+) -> Result<Started, ApiError> {
     draft.event.bytes_in = spec.stdin.as_ref().map_or(0, |s| s.len() as u64);
     // The command exactly as the agent sent it (plus what else it asked for).
-    draft.event.detail = json!({
+    let detail = json!({
         "command": spec.command,
         "env": spec.env.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
         "stdinBytes": draft.event.bytes_in,
         "timeoutMs": spec.timeout.as_millis() as u64,
     });
+    // Added to what the entry put there (an MCP call's `via` and tool).
+    match (&mut draft.event.detail, detail) {
+        (serde_json::Value::Object(d), serde_json::Value::Object(more)) => d.extend(more),
+        (d, more) => *d = more,
+    }
 
     let guard = ctx
         .guard_cache
@@ -136,7 +161,7 @@ async fn run(
                 request,
                 hash,
             };
-            match approve(ctx, req, &principal, grant, &decision, bound, &mut draft.event.detail).await? {
+            match approve(ctx, ask, principal, grant, &decision, bound, &mut draft.event.detail).await? {
                 Approved::Run {
                     approval_id,
                     agent_confirmed,
@@ -246,7 +271,29 @@ fn finish_audit(mut draft: AuditDraft, ended: Ended<'_>) {
 }
 
 /// JSON mode: the whole output, then one answer (the seed's shape plus the extras).
-async fn collect(mut rx: Receiver, spec: &ExecSpec, draft: AuditDraft, request_id: RequestId) -> HttpResponse {
+async fn collect(rx: Receiver, spec: &ExecSpec, draft: AuditDraft, request_id: RequestId) -> HttpResponse {
+    match collect_output(rx, spec, draft).await {
+        Ok((timed_out, body)) => {
+            let mut response = if timed_out {
+                HttpResponse::GatewayTimeout()
+            } else {
+                HttpResponse::Ok()
+            };
+            response
+                .insert_header((REQUEST_ID_HEADER, request_id.to_string()))
+                .json(body)
+        }
+        Err(e) => actix_web::ResponseError::error_response(&e),
+    }
+}
+
+/// Reads a running command's whole output into the exec answer (and whether it timed out), and
+/// completes its audit record either way. Every entry (REST's JSON mode, MCP) ends commands here.
+pub(crate) async fn collect_output(
+    mut rx: Receiver,
+    spec: &ExecSpec,
+    draft: AuditDraft,
+) -> Result<(bool, serde_json::Value), ApiError> {
     let (mut stdout, mut stderr) = (BytesMut::new(), BytesMut::new());
     let deadline = tokio::time::Instant::now() + spec.timeout + EXIT_SLACK;
     let exit = loop {
@@ -263,11 +310,11 @@ async fn collect(mut rx: Receiver, spec: &ExecSpec, draft: AuditDraft, request_i
             Ok(other) => {
                 let e = unexpected(other);
                 draft.fail(&e);
-                return actix_web::ResponseError::error_response(&e);
+                return Err(e);
             }
             Err(e) => {
                 draft.fail(&e);
-                return actix_web::ResponseError::error_response(&e);
+                return Err(e);
             }
         }
     };
@@ -287,15 +334,8 @@ async fn collect(mut rx: Receiver, spec: &ExecSpec, draft: AuditDraft, request_i
             );
         }
     }
-    let mut response = if exit.timed_out {
-        HttpResponse::GatewayTimeout()
-    } else {
-        HttpResponse::Ok()
-    };
     finish_audit(draft, Ended::Exited(&exit));
-    response
-        .insert_header((REQUEST_ID_HEADER, request_id.to_string()))
-        .json(body)
+    Ok((exit.timed_out, body))
 }
 
 /// Event-stream mode: `stdout` / `stderr` events as output arrives, then `exit` (or `error`).

@@ -140,6 +140,8 @@ pub struct Settings {
     pub mcp_allowed_origins: String,
     /// Largest JSON-RPC request body the MCP endpoint reads.
     pub mcp_max_request_bytes: usize,
+    /// Longest response body an MCP tool returns (longer ones are cut and marked `truncated`).
+    pub mcp_max_response_bytes: usize,
 
     pub audit_batch_size: usize,
     pub audit_flush_ms: u64,
@@ -208,6 +210,7 @@ impl Default for Settings {
             mcp_allowed_hosts: String::new(),
             mcp_allowed_origins: String::new(),
             mcp_max_request_bytes: 4 * 1024 * 1024,
+            mcp_max_response_bytes: 1024 * 1024,
             audit_batch_size: 500,
             audit_flush_ms: 200,
             shutdown_grace_ms: 25_000,
@@ -316,6 +319,9 @@ impl Settings {
         }
         if self.mcp_max_request_bytes == 0 {
             return bad("SHELLGATE_MCP_MAX_REQUEST_BYTES must be at least 1");
+        }
+        if self.mcp_max_response_bytes == 0 {
+            return bad("SHELLGATE_MCP_MAX_RESPONSE_BYTES must be at least 1");
         }
         if let Some(o) = list(&self.mcp_allowed_origins)
             .into_iter()

@@ -129,6 +129,14 @@ impl Cluster {
         self.first_url("gateway")
     }
 
+    /// Every gateway's URL, in the order the processes started.
+    pub fn gateways(&self) -> Vec<String> {
+        self.procs
+            .iter()
+            .filter_map(|p| p.urls.get("gateway").cloned())
+            .collect()
+    }
+
     pub fn approver(&self) -> String {
         self.first_url("approver")
     }

@@ -12,6 +12,8 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 
+use shellgate_shared::ids::RequestId;
+
 use crate::auth::{Principal, bearer};
 use crate::context::GatewayContext;
 use crate::error::ApiError;
@@ -20,6 +22,10 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct Caller {
     pub principal: Arc<Principal>,
+    /// As determined with the trusted-proxy setting (for the audit record).
+    pub client_ip: Option<String>,
+    /// The request id of the `/mcp` request this call came in.
+    pub request_id: RequestId,
 }
 
 pub async fn admit_caller(
@@ -37,7 +43,11 @@ pub async fn admit_caller(
         return Err(ApiError::OriginNotAllowed.into());
     }
     let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, bearer(req.request())?).await?;
-    let caller = Caller { principal };
+    let caller = Caller {
+        principal,
+        client_ip: crate::edge::client_ip(req.request()),
+        request_id: crate::edge::request_id(req.request()),
+    };
     req.extensions_mut().insert(caller);
     next.call(req).await
 }

@@ -12,6 +12,7 @@ mod executor_death;
 mod log_secrets;
 mod management;
 mod mcp;
+mod mcp_tools;
 mod notify;
 mod observability;
 mod paths;

@@ -10,12 +10,33 @@ use shellgate_tests::client::read_body;
 
 const LEGACY: [&str; 2] = ["2025-06-18", "2025-11-25"];
 const SESSIONLESS: &str = "2026-07-28";
+const ALL_TOOLS: [&str; 5] = ["bootstrap", "discover", "api_request", "ssh_exec", "approval_status"];
 
-/// One JSON-RPC POST to `/mcp`: (status, headers lower-cased `name: value` lines, body).
+/// One JSON-RPC POST to the first gateway's `/mcp`: (status, headers lower-cased, body).
 async fn post(c: &Cluster, token: Option<&str>, extra: &[(&str, &str)], body: &Value) -> (u16, String, Value) {
+    post_at(c, &c.gateway(), token, extra, body).await
+}
+
+/// `tools/call` of `tool` with `args` at gateway `gw` (2025-11-25, no session): the result.
+pub(crate) async fn call_tool(c: &Cluster, gw: &str, token: &str, tool: &str, args: Value) -> Value {
+    let call = rpc(7, "tools/call", json!({"name": tool, "arguments": args}));
+    let (status, _, v) = post_at(c, gw, Some(token), &[("mcp-protocol-version", "2025-11-25")], &call).await;
+    assert_eq!(status, 200, "{tool}: {v}");
+    assert!(v.get("error").is_none(), "{tool}: protocol error {v}");
+    v["result"].clone()
+}
+
+/// One JSON-RPC POST to `/mcp` of gateway `gw`: (status, headers lower-cased, body).
+pub(crate) async fn post_at(
+    c: &Cluster,
+    gw: &str,
+    token: Option<&str>,
+    extra: &[(&str, &str)],
+    body: &Value,
+) -> (u16, String, Value) {
     let mut req = c
         .http
-        .request("POST", &format!("{}/mcp", c.gateway()))
+        .request("POST", &format!("{gw}/mcp"))
         .insert_header(("content-type", "application/json"))
         .insert_header(("accept", "application/json, text/event-stream"));
     if let Some(t) = token {
@@ -104,7 +125,7 @@ async fn stateless_in_every_revision_with_bootstrap_equal_to_rest() {
         // No session: the next request stands alone (as on another replica).
         let (status, _, list) = post(&c, Some(&token), &hv, &rpc(2, "tools/list", json!({}))).await;
         assert_eq!(status, 200, "{list}");
-        assert_eq!(tool_names(&list), ["bootstrap", "discover"]);
+        assert_eq!(tool_names(&list), ALL_TOOLS);
         for tool in ["bootstrap", "discover"] {
             let (status, _, called) = post(
                 &c,
@@ -134,7 +155,7 @@ async fn stateless_in_every_revision_with_bootstrap_equal_to_rest() {
     let hv = [("mcp-protocol-version", SESSIONLESS), ("mcp-method", "tools/list")];
     let (status, headers, list) = post(&c, Some(&token), &hv, &rpc(5, "tools/list", json!({"_meta": meta()}))).await;
     assert_eq!(status, 200, "{list}");
-    assert_eq!(tool_names(&list), ["bootstrap", "discover"]);
+    assert_eq!(tool_names(&list), ALL_TOOLS);
     assert!(!headers.contains("mcp-session-id"));
     let hv = [
         ("mcp-protocol-version", SESSIONLESS),
