@@ -1,7 +1,8 @@
 //! Input validation shared by the management handlers; every failure is a 400 with a stable code.
 
 use serde::{Deserialize, Deserializer};
-use shellgate_shared::states::{ApprovalPolicy, QueryApi};
+use shellgate_shared::client_addr::AllowedAddresses;
+use shellgate_shared::states::{ApprovalPolicy, Capability, QueryApi};
 use shellgate_shared::text_enum::TextEnum;
 use time::OffsetDateTime;
 
@@ -88,6 +89,28 @@ pub fn ssh_port(port: u16) -> Result<i32, ApiError> {
 /// values otherwise.
 pub fn one_of<T: TextEnum>(s: &str, field: &str, code: &'static str) -> Result<T, ApiError> {
     T::from_text(s).ok_or_else(|| ApiError::validation(code, format!("{field} must be {}", T::expected())))
+}
+
+/// A token's capabilities: each a known one; kept once each, in declaration order.
+pub fn capabilities(list: &[String]) -> Result<Vec<Capability>, ApiError> {
+    let given = list
+        .iter()
+        .map(|c| one_of::<Capability>(c, "each capability", "invalid_capability"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Capability::ALL.iter().copied().filter(|c| given.contains(c)).collect())
+}
+
+/// A token's source-address allow-list (CIDR blocks or addresses), normalised.
+pub fn allowed_cidrs(list: &[String]) -> Result<Vec<String>, ApiError> {
+    if list.len() > 64 {
+        return Err(ApiError::validation(
+            "invalid_allowed_cidrs",
+            "allowedCidrs holds at most 64 blocks",
+        ));
+    }
+    AllowedAddresses::parse(list)
+        .map(|a| a.to_strings())
+        .map_err(|e| ApiError::validation("invalid_allowed_cidrs", format!("allowedCidrs: {e}")))
 }
 
 /// A token's approval policy: `human` or `agent_confirm`.

@@ -5,7 +5,7 @@ use serde::Serialize;
 use shellgate_shared::audit::AuditEvent;
 use shellgate_shared::db::models::{Target, TargetCredential, Token};
 use shellgate_shared::ids::{TargetId, TokenId};
-use shellgate_shared::states::{ApprovalPolicy, QueryApi, TargetKind};
+use shellgate_shared::states::{ApprovalPolicy, Capability, QueryApi, TargetKind};
 use time::OffsetDateTime;
 
 #[derive(Debug, Serialize)]
@@ -27,6 +27,8 @@ pub struct TokenResponse {
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
     pub approval_policy: ApprovalPolicy,
+    pub capabilities: Vec<Capability>,
+    pub allowed_cidrs: Vec<String>,
     /// The plaintext token: present only in the answer that created or regenerated it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -55,6 +57,8 @@ impl From<Token> for TokenResponse {
             revoked_at: t.revoked_at,
             last_used_at: t.last_used_at,
             approval_policy: t.approval_policy,
+            capabilities: t.capabilities,
+            allowed_cidrs: t.allowed_cidrs,
             token: None,
         }
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use shellgate_shared::ids::is_valid_slug;
-use shellgate_shared::states::TargetKind;
+use shellgate_shared::states::{Capability, TargetKind};
 
 use crate::audit::AuditDraft;
 use crate::auth::{Grant, Principal, bearer};
@@ -32,8 +32,9 @@ pub async fn admit(
         return Err(ApiError::TargetNotFound);
     }
     draft.event.target_slug = Some(slug.to_string());
-    let token = bearer(req)?;
-    let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, token).await?;
+    let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, bearer(req)?).await?;
+    draft.event.token_id = Some(principal.token_id());
+    principal.check_address(draft.event.client_ip.as_deref())?;
     let grant = admit_principal(&principal, slug, kind, draft)?;
     Ok((principal, grant))
 }
@@ -48,6 +49,7 @@ pub fn admit_principal(
     draft: &mut AuditDraft,
 ) -> Result<Grant, ApiError> {
     draft.event.token_id = Some(principal.token_id());
+    principal.require(Capability::for_target(kind))?;
     if !is_valid_slug(slug) {
         return Err(ApiError::TargetNotFound);
     }

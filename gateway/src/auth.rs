@@ -13,12 +13,15 @@ use futures_util::StreamExt;
 use shellgate_shared::approval::{TargetBinding, target_address};
 use shellgate_shared::bus::Bus;
 use shellgate_shared::bus::messages::AuthInvalidation;
+use shellgate_shared::client_addr::AllowedAddresses;
 use shellgate_shared::crypto::{TOKEN_PREFIX, bearer_secret, hash_secret};
 use shellgate_shared::db::models::Token;
 use shellgate_shared::db::{DbPool, queries};
 use shellgate_shared::error::Code;
 use shellgate_shared::ids::{TargetId, TokenId};
-use shellgate_shared::states::{QueryApi, TargetKind};
+use shellgate_shared::states::{Capability, QueryApi, TargetKind};
+
+use crate::context::GatewayContext;
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
@@ -65,6 +68,8 @@ impl Grant {
 pub struct Principal {
     pub token: Token,
     pub grants: HashMap<String, Grant>,
+    /// The token's `allowedCidrs`; `None` if they cannot be read (then no address may use it).
+    allowed: Option<AllowedAddresses>,
     fetched: Instant,
     epoch: u64,
     touched: Mutex<Instant>,
@@ -73,6 +78,29 @@ pub struct Principal {
 impl Principal {
     pub fn token_id(&self) -> TokenId {
         self.token.id
+    }
+
+    pub fn has(&self, capability: Capability) -> bool {
+        self.token.capabilities.contains(&capability)
+    }
+
+    /// Refuses a token without `capability` (403 `capability_missing`).
+    pub fn require(&self, capability: Capability) -> Result<(), ApiError> {
+        if self.has(capability) {
+            Ok(())
+        } else {
+            Err(ApiError::CapabilityMissing(capability.as_str()))
+        }
+    }
+
+    /// Refuses a request from outside the token's `allowedCidrs` (403 `address_not_allowed`);
+    /// `client` is the address the trusted-proxy setting resolved.
+    pub fn check_address(&self, client: Option<&str>) -> Result<(), ApiError> {
+        let ip = client.and_then(|c| c.parse().ok());
+        match &self.allowed {
+            Some(allowed) if allowed.allows(ip) => Ok(()),
+            _ => Err(ApiError::AddressNotAllowed),
+        }
     }
 
     /// The granted target with this slug; a target that exists but is not granted is
@@ -95,6 +123,13 @@ const MAX_ENTRIES: usize = 100_000;
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 /// The bearer token of a request, if it has the `sg_` shape.
+/// The principal of a REST request: its bearer token, usable, from an allowed address.
+pub async fn authenticate_request(ctx: &GatewayContext, req: &HttpRequest) -> Result<Arc<Principal>, ApiError> {
+    let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, bearer(req)?).await?;
+    principal.check_address(crate::edge::client_ip(req).as_deref())?;
+    Ok(principal)
+}
+
 pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
     let value = req
         .headers()
@@ -168,7 +203,11 @@ impl AuthCache {
                 (t.slug, grant)
             })
             .collect();
+        let allowed = AllowedAddresses::parse(&token.allowed_cidrs)
+            .inspect_err(|e| tracing::error!(error = %e, token = %token.id, "unreadable allowedCidrs: token refused"))
+            .ok();
         let principal = Arc::new(Principal {
+            allowed,
             token,
             grants,
             fetched: Instant::now(),

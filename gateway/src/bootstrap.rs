@@ -7,10 +7,10 @@ use std::sync::Arc;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use shellgate_shared::ids::{TargetId, TokenId};
-use shellgate_shared::states::{ApprovalPolicy, TargetKind};
+use shellgate_shared::states::{ApprovalPolicy, Capability, TargetKind};
 use time::OffsetDateTime;
 
-use crate::auth::{Grant, Principal, bearer};
+use crate::auth::{Grant, Principal, authenticate_request};
 use crate::context::GatewayContext;
 use crate::error::ApiError;
 
@@ -29,6 +29,7 @@ pub struct TokenSummary {
     pub id: TokenId,
     pub name: String,
     pub approval_policy: ApprovalPolicy,
+    pub capabilities: Vec<Capability>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
 }
@@ -94,6 +95,7 @@ pub fn bootstrap(principal: &Principal) -> Bootstrap {
             id: token.id,
             name: token.name.clone(),
             approval_policy: token.approval_policy,
+            capabilities: token.capabilities.clone(),
             expires_at: token.expires_at,
         },
         targets,
@@ -147,6 +149,6 @@ fn policy_text(token: &str, approval: ApprovalPolicy, targets: &[TargetSummary])
 
 /// `GET /bootstrap` (and `/discovery`): the same JSON as the MCP tool.
 pub async fn get_bootstrap(ctx: web::Data<Arc<GatewayContext>>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, bearer(&req)?).await?;
+    let principal = authenticate_request(&ctx, &req).await?;
     Ok(HttpResponse::Ok().json(bootstrap(&principal)))
 }

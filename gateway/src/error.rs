@@ -28,6 +28,10 @@ pub enum ApiError {
     TargetNotFound,
     #[error("target is disabled")]
     TargetDisabled,
+    #[error("this token may not use {0} (it lacks that capability)")]
+    CapabilityMissing(&'static str),
+    #[error("this token may not be used from this address")]
+    AddressNotAllowed,
     #[error("bad request: {1}")]
     BadRequest(Code, &'static str),
     /// Bad input, with a message naming what was wrong.
@@ -78,6 +82,8 @@ impl ApiError {
             ApiError::TokenDisabled => Code::TokenDisabled,
             ApiError::TargetNotFound => Code::TargetNotFound,
             ApiError::TargetDisabled => Code::TargetDisabled,
+            ApiError::CapabilityMissing(_) => Code::CapabilityMissing,
+            ApiError::AddressNotAllowed => Code::AddressNotAllowed,
             ApiError::BadRequest(code, _) | ApiError::Invalid(code, _) | ApiError::Approval(code, _) => *code,
             ApiError::Unavailable(code) => *code,
             ApiError::PayloadTooLarge(_) => Code::PayloadTooLarge,

@@ -19,21 +19,17 @@ pub struct ClientAddr(pub IpAddr);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not an IP address or CIDR block")]
-pub struct BadProxy(String);
+pub struct BadNet(String);
 
 impl FromStr for TrustedProxies {
-    type Err = BadProxy;
+    type Err = BadNet;
 
     /// A comma- or space-separated list of addresses and CIDR blocks (`10.0.0.0/8, ::1`).
-    fn from_str(s: &str) -> Result<Self, BadProxy> {
+    fn from_str(s: &str) -> Result<Self, BadNet> {
         s.split([',', ' '])
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .map(|p| {
-                IpNet::from_str(p)
-                    .or_else(|_| IpAddr::from_str(p).map(IpNet::from))
-                    .map_err(|_| BadProxy(p.to_string()))
-            })
+            .map(parse_net)
             .collect::<Result<_, _>>()
             .map(Self)
     }
@@ -77,6 +73,38 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     std::net::SocketAddr::from_str(hop).ok().map(|s| canonical(s.ip()))
 }
 
+/// An address or CIDR block (`10.0.0.0/8`, `2001:db8::1`); host bits are cleared.
+fn parse_net(p: &str) -> Result<IpNet, BadNet> {
+    IpNet::from_str(p)
+        .or_else(|_| IpAddr::from_str(p).map(IpNet::from))
+        .map(|n| n.trunc())
+        .map_err(|_| BadNet(p.chars().take(64).collect()))
+}
+
+/// Where a token's requests may come from (its `allowedCidrs`); empty: anywhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedAddresses(Vec<IpNet>);
+
+impl AllowedAddresses {
+    pub fn parse(list: &[String]) -> Result<Self, BadNet> {
+        list.iter()
+            .map(|p| parse_net(p.trim()))
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    /// Whether a request from `client` may use the token (an unknown client only when the
+    /// list is empty).
+    pub fn allows(&self, client: Option<IpAddr>) -> bool {
+        self.0.is_empty() || client.is_some_and(|ip| self.0.iter().any(|n| n.contains(&canonical(ip))))
+    }
+
+    /// The blocks as stored and shown (`10.0.0.0/8`).
+    pub fn to_strings(&self) -> Vec<String> {
+        self.0.iter().map(ToString::to_string).collect()
+    }
+}
+
 /// IPv4-mapped IPv6 (`::ffff:10.0.0.1`) as the IPv4 address it is.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -91,6 +119,20 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn allow_lists_hold_blocks_and_addresses() {
+        let a = AllowedAddresses::parse(&["10.1.2.3/8".into(), " 2001:db8::1 ".into()]).unwrap();
+        assert_eq!(a.to_strings(), ["10.0.0.0/8", "2001:db8::1/128"]);
+        assert!(a.allows(Some(ip("10.9.9.9"))));
+        assert!(a.allows(Some(ip("::ffff:10.0.0.1"))));
+        assert!(a.allows(Some(ip("2001:db8::1"))));
+        assert!(!a.allows(Some(ip("11.0.0.1"))));
+        assert!(!a.allows(None));
+        assert!(AllowedAddresses::default().allows(None));
+        assert!(AllowedAddresses::parse(&["10.0.0.0/33".into()]).is_err());
+        assert!(AllowedAddresses::parse(&["example.com".into()]).is_err());
     }
 
     #[test]

@@ -65,6 +65,10 @@ codes! {
     /// Missing, not granted to the token, or of another kind: all look the same.
     TargetNotFound => ("target_not_found", 404, Refused),
     TargetDisabled => ("target_disabled", 403, Refused),
+    /// The token lacks the capability this endpoint or tool needs.
+    CapabilityMissing => ("capability_missing", 403, Refused),
+    /// The request comes from an address outside the token's `allowedCidrs`.
+    AddressNotAllowed => ("address_not_allowed", 403, Refused),
     /// No route has this path.
     NotFound => ("not_found", 404, Refused),
 

@@ -26,6 +26,47 @@ text_enum! {
 }
 
 text_enum! {
+    /// What a token may use: a tool or endpoint whose capability it lacks is refused (REST: 403
+    /// `capability_missing`; MCP: absent from `tools/list`, refused like an unknown tool).
+    pub enum Capability {
+        /// `/gateway` and the `api_request` / `api_download` tools.
+        Http => "http",
+        /// `/ssh` and the `ssh_exec` tool.
+        Ssh => "ssh",
+        Webhooks => "webhooks",
+        Vault => "vault",
+        MemoryRead => "memory:read",
+        MemoryWrite => "memory:write",
+        SkillsRead => "skills:read",
+        SkillsWrite => "skills:write",
+        WikiRead => "wiki:read",
+        WikiWrite => "wiki:write",
+    }
+}
+
+impl Capability {
+    /// What a new token may use unless told otherwise (and what existing tokens were given):
+    /// the agent paths, and shared knowledge to read — memories also to write — but not to
+    /// rewrite for every other agent.
+    pub const DEFAULT: &'static [Capability] = &[
+        Self::Http,
+        Self::Ssh,
+        Self::MemoryRead,
+        Self::MemoryWrite,
+        Self::SkillsRead,
+        Self::WikiRead,
+    ];
+
+    /// What a target of `kind` needs.
+    pub fn for_target(kind: TargetKind) -> Self {
+        match kind {
+            TargetKind::Http => Self::Http,
+            TargetKind::Ssh => Self::Ssh,
+        }
+    }
+}
+
+text_enum! {
     /// A target whose JSON bodies carry queries the guard reads.
     pub enum QueryApi {
         Sql => "sql",

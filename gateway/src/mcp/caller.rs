@@ -2,7 +2,8 @@
 //! `SHELLGATE_MCP_ALLOWED_ORIGINS` is 403 (agents send none and pass), and every request needs
 //! `Authorization: Bearer sg_…` through the same cached token check as `/gateway` (so a revoked
 //! token fails on its next call) — else 401 with `WWW-Authenticate: Bearer` and no OAuth
-//! metadata, which would send clients such as Claude Code into an OAuth flow instead.
+//! metadata, which would send clients such as Claude Code into an OAuth flow instead — from an
+//! address in the token's `allowedCidrs` (403 `address_not_allowed` otherwise).
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use actix_web::{HttpMessage, web};
 
 use shellgate_shared::ids::RequestId;
 
-use crate::auth::{Principal, bearer};
+use crate::auth::{Principal, authenticate_request};
 use crate::context::GatewayContext;
 use crate::error::ApiError;
 
@@ -42,7 +43,7 @@ pub async fn admit_caller(
     {
         return Err(ApiError::OriginNotAllowed.into());
     }
-    let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, bearer(req.request())?).await?;
+    let principal = authenticate_request(&ctx, req.request()).await?;
     let caller = Caller {
         principal,
         client_ip: crate::edge::client_ip(req.request()),

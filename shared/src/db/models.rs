@@ -8,7 +8,7 @@ use super::schema::*;
 use crate::approval::ApprovalStatus;
 use crate::audit::Outcome;
 use crate::ids::{AdminKeyId, ApprovalId, AuditEventId, NotifierId, RequestId, TargetId, TokenId};
-use crate::states::{ApprovalPolicy, AuditKind, HostKeyStatus, NotifierKind, QueryApi, TargetKind};
+use crate::states::{ApprovalPolicy, AuditKind, Capability, HostKeyStatus, NotifierKind, QueryApi, TargetKind};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = admin_api_keys, check_for_backend(diesel::pg::Pg))]
@@ -43,6 +43,9 @@ pub struct Token {
     pub last_used_at: Option<OffsetDateTime>,
     /// `human` (default) or `agent_confirm` (the agent's `X-Shellgate-Approved` is honoured).
     pub approval_policy: ApprovalPolicy,
+    pub capabilities: Vec<Capability>,
+    /// CIDR blocks the token's requests must come from; empty: any address.
+    pub allowed_cidrs: Vec<String>,
 }
 
 impl Token {
@@ -61,6 +64,8 @@ pub struct NewToken<'a> {
     pub enabled: bool,
     pub expires_at: Option<OffsetDateTime>,
     pub approval_policy: ApprovalPolicy,
+    pub capabilities: Vec<Capability>,
+    pub allowed_cidrs: Vec<String>,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -72,6 +77,8 @@ pub struct TokenChangeset {
     pub token_hash: Option<Vec<u8>>,
     pub updated_at: Option<OffsetDateTime>,
     pub approval_policy: Option<ApprovalPolicy>,
+    pub capabilities: Option<Vec<Capability>>,
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Serialize)]

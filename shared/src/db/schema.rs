@@ -23,6 +23,8 @@ diesel::table! {
         revoked_at -> Nullable<Timestamptz>,
         last_used_at -> Nullable<Timestamptz>,
         approval_policy -> Text,
+        capabilities -> Array<Text>,
+        allowed_cidrs -> Array<Text>,
     }
 }
 

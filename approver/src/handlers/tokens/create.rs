@@ -8,6 +8,7 @@ use shellgate_shared::crypto::{TOKEN_PREFIX, generate_secret, hash_secret};
 use shellgate_shared::db::models::NewToken;
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::{TargetId, TokenId};
+use shellgate_shared::states::Capability;
 use time::OffsetDateTime;
 
 use crate::auth::Admin;
@@ -31,6 +32,11 @@ pub struct CreateTokenRequest {
     /// `human` (default): dangerous requests wait for a person. `agent_confirm`: the agent's
     /// `X-Shellgate-Approved: true` is honoured (it asked its human in chat).
     pub approval_policy: Option<String>,
+    /// What the token may use; default `Capability::DEFAULT`.
+    pub capabilities: Option<Vec<String>>,
+    /// CIDR blocks its requests must come from; default: any address.
+    #[serde(default)]
+    pub allowed_cidrs: Vec<String>,
 }
 
 /// `POST /api/tokens`: the plaintext token is in this answer and never again.
@@ -54,6 +60,11 @@ pub async fn create_token(
     let expires_at = validate::expiry(expires_at)?;
     let targets: Vec<TargetId> = body.target_ids.iter().map(|s| parse_id(s)).collect::<Result<_, _>>()?;
     let approval_policy = validate::approval_policy(body.approval_policy.as_deref().unwrap_or("human"))?;
+    let capabilities = match &body.capabilities {
+        Some(list) => validate::capabilities(list)?,
+        None => Capability::DEFAULT.to_vec(),
+    };
+    let allowed_cidrs = validate::allowed_cidrs(&body.allowed_cidrs)?;
     let secret = generate_secret(TOKEN_PREFIX);
     let hash = hash_secret(secret.expose_secret());
     let mut conn = ctx.conn().await?;
@@ -68,6 +79,8 @@ pub async fn create_token(
                     enabled: body.enabled.unwrap_or(true),
                     expires_at,
                     approval_policy,
+                    capabilities: capabilities.clone(),
+                    allowed_cidrs: allowed_cidrs.clone(),
                 },
             )
             .await?;

@@ -24,6 +24,10 @@ pub struct UpdateTokenRequest {
     pub expires_at: Option<Option<OffsetDateTime>>,
     /// `human` or `agent_confirm`.
     pub approval_policy: Option<String>,
+    /// Replaces the token's capabilities.
+    pub capabilities: Option<Vec<String>>,
+    /// Replaces its source-address allow-list (`[]`: any address).
+    pub allowed_cidrs: Option<Vec<String>>,
 }
 
 /// `PATCH /api/tokens/{id}`
@@ -46,6 +50,8 @@ pub async fn update_token(
             .as_deref()
             .map(validate::approval_policy)
             .transpose()?,
+        capabilities: body.capabilities.as_deref().map(validate::capabilities).transpose()?,
+        allowed_cidrs: body.allowed_cidrs.as_deref().map(validate::allowed_cidrs).transpose()?,
     };
     let mut conn = ctx.conn().await?;
     let token = queries::tokens::update_token(&mut conn, id, &changes)

@@ -7,7 +7,7 @@ use shellgate_shared::error::Code;
 use shellgate_shared::ids::ApprovalId;
 
 use crate::approvals::wait_for_decision;
-use crate::auth::bearer;
+use crate::auth::authenticate_request;
 use crate::context::GatewayContext;
 use crate::error::ApiError;
 
@@ -26,7 +26,7 @@ pub async fn get_approval(
     path: web::Path<String>,
     query: web::Query<GetApprovalQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, bearer(&req)?).await?;
+    let principal = authenticate_request(&ctx, &req).await?;
     let id: ApprovalId = path
         .parse()
         .map_err(|_| ApiError::BadRequest(Code::InvalidId, "malformed approval id"))?;

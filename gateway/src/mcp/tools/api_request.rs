@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shellgate_shared::audit::Outcome;
 use shellgate_shared::bus::messages::ResponseHead;
-use shellgate_shared::states::AuditKind;
+use shellgate_shared::states::{AuditKind, Capability};
 
 use super::{ToolDef, approval_ask, arguments, audit_draft, failure, held};
 use crate::http::{KnownRequest, Sent, read_answer, send_known};
@@ -81,7 +81,7 @@ pub(in crate::mcp) static API_REQUEST: ToolDef = ToolDef {
     description: DESCRIPTION,
     input_schema,
     read_only: false,
-    allowed: |_| true,
+    allowed: |caller| caller.principal.has(Capability::Http),
     call: |ctx, caller, args| Box::pin(call(ctx, caller, args)),
 };
 

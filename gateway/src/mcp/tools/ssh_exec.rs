@@ -9,7 +9,7 @@ use rmcp::model::{CallToolResult, JsonObject};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shellgate_shared::audit::Outcome;
-use shellgate_shared::states::{AuditKind, TargetKind};
+use shellgate_shared::states::{AuditKind, Capability, TargetKind};
 
 use super::{ToolDef, approval_ask, arguments, audit_draft, failure, held};
 use crate::admit::admit_principal;
@@ -64,7 +64,7 @@ pub(in crate::mcp) static SSH_EXEC: ToolDef = ToolDef {
     description: DESCRIPTION,
     input_schema,
     read_only: false,
-    allowed: |_| true,
+    allowed: |caller| caller.principal.has(Capability::Ssh),
     call: |ctx, caller, args| Box::pin(call(ctx, caller, args)),
 };
 

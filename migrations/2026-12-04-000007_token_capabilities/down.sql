@@ -1,0 +1,1 @@
+ALTER TABLE tokens DROP COLUMN capabilities, DROP COLUMN allowed_cidrs;
