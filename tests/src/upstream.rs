@@ -95,6 +95,7 @@ impl Upstream {
                         .route("/sse", web::get().to(sse))
                         .route("/ticks", web::get().to(ticks))
                         .route("/binary/{n}", web::get().to(binary))
+                        .route("/pixel.png", web::get().to(pixel))
                         .route("/mirror", web::post().to(mirror))
                         .route("/redirect", web::get().to(redirect))
                         .route("/slow/{ms}", web::get().to(slow))
@@ -191,6 +192,18 @@ async fn binary(path: web::Path<usize>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/octet-stream")
         .body(SizedStream::new(n as u64, futures_util::stream::iter(chunks)))
+}
+
+/// The smallest PNG (one transparent pixel), as an image API would serve it.
+pub const PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x60, 0x00, 0x02, 0x00, 0x00, 0x05, 0x00, 0x01, 0xe9, 0xfa, 0xdc, 0xd8, 0x00,
+    0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+async fn pixel() -> HttpResponse {
+    HttpResponse::Ok().content_type("image/png").body(PIXEL_PNG)
 }
 
 /// One event, then nothing until the test releases it, then two more.

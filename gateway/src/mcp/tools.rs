@@ -7,6 +7,7 @@
 //! reads them); protocol errors (an unknown tool, arguments of the wrong shape) are JSON-RPC
 //! errors. A tool the caller may not use is absent from `tools/list` and refused like an unknown one.
 
+mod api_download;
 mod api_request;
 mod approval_status;
 mod bootstrap;
@@ -49,6 +50,7 @@ static TOOLS: &[&ToolDef] = &[
     &bootstrap::BOOTSTRAP,
     &bootstrap::DISCOVER,
     &api_request::API_REQUEST,
+    &api_download::API_DOWNLOAD,
     &ssh_exec::SSH_EXEC,
     &approval_status::APPROVAL_STATUS,
 ];

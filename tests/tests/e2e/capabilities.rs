@@ -112,7 +112,7 @@ async fn capabilities_default_are_validated_and_enforced_on_rest_and_mcp() {
     assert_eq!((s, v["error"].as_str()), (403, Some("capability_missing")), "{v}");
     let names = tool_names(&c, &token).await;
     assert!(
-        !names.contains(&"api_request".to_string()) && names.contains(&"ssh_exec".to_string()),
+        !names.iter().any(|n| n == "api_request" || n == "api_download") && names.contains(&"ssh_exec".to_string()),
         "{names:?}"
     );
     let call = rpc(

@@ -10,7 +10,14 @@ use shellgate_tests::client::read_body;
 
 const LEGACY: [&str; 2] = ["2025-06-18", "2025-11-25"];
 const SESSIONLESS: &str = "2026-07-28";
-const ALL_TOOLS: [&str; 5] = ["bootstrap", "discover", "api_request", "ssh_exec", "approval_status"];
+const ALL_TOOLS: [&str; 6] = [
+    "bootstrap",
+    "discover",
+    "api_request",
+    "api_download",
+    "ssh_exec",
+    "approval_status",
+];
 
 /// One JSON-RPC POST to the first gateway's `/mcp`: (status, headers lower-cased, body).
 async fn post(c: &Cluster, token: Option<&str>, extra: &[(&str, &str)], body: &Value) -> (u16, String, Value) {
@@ -59,7 +66,7 @@ pub(crate) async fn post_at(
     (res.status().as_u16(), headers, value)
 }
 
-fn rpc(id: u64, method: &str, params: Value) -> Value {
+pub(crate) fn rpc(id: u64, method: &str, params: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
 }
 

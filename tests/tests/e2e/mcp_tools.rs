@@ -207,6 +207,78 @@ async fn api_request_injects_guards_holds_for_a_human_and_audits() {
 }
 
 #[actix_web::test]
+async fn api_download_returns_images_as_images_and_other_files_as_resources() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let up = Upstream::start();
+    let c = Cluster::up().await;
+    let id = c
+        .create_http_target("files", &up.url, Some(json!({"type": "bearer", "token": CANARY})))
+        .await;
+    let (token_id, token) = c.create_token(&[&id]).await;
+    let gw = c.gateway();
+    let download = |args: Value| call_tool(&c, &gw, &token, "api_download", args);
+
+    // An image: MCP image content, the bytes exactly.
+    let r = download(json!({"target": "files", "path": "/pixel.png"})).await;
+    assert_eq!(r["isError"], false, "{r}");
+    assert_eq!(r["content"][0]["type"], "image", "{r}");
+    assert_eq!(r["content"][0]["mimeType"], "image/png");
+    assert_eq!(r["content"][0]["data"], b64(shellgate_tests::upstream::PIXEL_PNG));
+
+    // Binary: an embedded resource in base64; JSON (with a query): an embedded text
+    // resource, fetched with the credential injected.
+    let r = download(json!({"target": "files", "path": "/binary/3000"})).await;
+    let resource = &r["content"][0]["resource"];
+    assert_eq!(r["content"][0]["type"], "resource", "{r}");
+    assert_eq!(resource["mimeType"], "application/octet-stream");
+    assert_eq!(resource["uri"], "shellgate://files/binary/3000");
+    assert_eq!(resource["blob"], b64(&shellgate_tests::pattern(3000, 7)));
+    let r = download(json!({"target": "files", "path": "/report.json?week=3"})).await;
+    let resource = &r["content"][0]["resource"];
+    assert_eq!(resource["mimeType"], "application/json", "{r}");
+    let echoed: Value = serde_json::from_str(resource["text"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed["method"], "GET");
+    assert_eq!(echoed["query"], "week=3");
+    assert_eq!(
+        up.controls.last().header("authorization"),
+        Some(format!("Bearer {CANARY}").as_str())
+    );
+    assert!(!r.to_string().contains(CANARY), "the credential came back: {r}");
+
+    // Over maxBytes: refused whole, never cut; a non-2xx answer is not a file.
+    let r = download(json!({"target": "files", "path": "/binary/3000", "maxBytes": 2999})).await;
+    assert_eq!(r["isError"], true, "{r}");
+    assert_eq!(structured(&r)["error"], "download_too_large");
+    let r = download(json!({"target": "files", "path": "/binary/3000", "maxBytes": 3000})).await;
+    assert_eq!(r["isError"], false, "{r}");
+    let r = download(json!({"target": "files", "path": "/redirect"})).await;
+    assert_eq!(structured(&r)["error"], "download_failed", "{r}");
+    assert_eq!(structured(&r)["status"], 302);
+
+    // Bad arguments are protocol errors; an unknown target answers like REST.
+    let call = crate::mcp::rpc(
+        9,
+        "tools/call",
+        json!({"name": "api_download", "arguments": {"target": "files", "path": "no-slash"}}),
+    );
+    let (_, _, v) = crate::mcp::post_at(&c, &gw, Some(&token), &[("mcp-protocol-version", "2025-11-25")], &call).await;
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    let r = download(json!({"target": "nope", "path": "/x"})).await;
+    assert_eq!(structured(&r)["error"], "target_not_found", "{r}");
+
+    let rows = c
+        .wait_for_audit(
+            &format!("tokenId={token_id}&outcome=allowed"),
+            6,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(rows.iter().all(|e| e["detail"]["tool"] == "api_download"), "{rows:?}");
+    assert!(!c.logs().contains(CANARY), "the credential reached a log");
+}
+
+#[actix_web::test]
 async fn ssh_exec_runs_commands_like_rest_and_blocks_like_rest() {
     let sshd = Sshd::start();
     let c = Cluster::up().await;

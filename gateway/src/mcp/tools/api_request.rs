@@ -4,6 +4,7 @@
 //! up to `SHELLGATE_MCP_MAX_RESPONSE_BYTES` (then cut and marked `truncated`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -16,6 +17,8 @@ use shellgate_shared::bus::messages::ResponseHead;
 use shellgate_shared::states::{AuditKind, Capability};
 
 use super::{ToolDef, approval_ask, arguments, audit_draft, failure, held};
+use crate::context::GatewayContext;
+use crate::gate::ApprovalAsk;
 use crate::http::{KnownRequest, Sent, read_answer, send_known};
 use crate::mcp::Caller;
 
@@ -85,11 +88,7 @@ pub(in crate::mcp) static API_REQUEST: ToolDef = ToolDef {
     call: |ctx, caller, args| Box::pin(call(ctx, caller, args)),
 };
 
-async fn call(
-    ctx: &std::sync::Arc<crate::context::GatewayContext>,
-    caller: &Caller,
-    args: JsonObject,
-) -> Result<CallToolResult, ErrorData> {
+async fn call(ctx: &Arc<GatewayContext>, caller: &Caller, args: JsonObject) -> Result<CallToolResult, ErrorData> {
     let args: Args = arguments(args)?;
     let method = args.method.to_ascii_uppercase();
     if !METHODS.contains(&method.as_str()) {
@@ -104,18 +103,6 @@ async fn call(
     let query = query_string(args.query.as_ref())?;
     let mut headers: Vec<(String, String)> = args.headers.into_iter().collect();
     let body = body_bytes(args.body.as_ref(), args.body_encoding.as_deref(), &mut headers)?;
-    let shown_path = match &query {
-        Some(q) => format!("/gateway/{}{}?{q}", args.target, args.path),
-        None => format!("/gateway/{}{}", args.target, args.path),
-    };
-    let mut draft = audit_draft(
-        ctx,
-        caller,
-        "api_request",
-        AuditKind::Http,
-        Some(method.clone()),
-        Some(shown_path),
-    );
     let ask = approval_ask(ctx, args.approval_id.as_deref(), args.approved, args.wait_seconds);
     let request = KnownRequest {
         slug: args.target,
@@ -125,31 +112,65 @@ async fn call(
         headers,
         body,
     };
-    let sent = match send_known(ctx, &caller.principal, request, &ask, &mut draft, caller.request_id).await {
-        Ok(sent) => sent,
+    Ok(
+        match fetch(ctx, caller, "api_request", request, &ask, ctx.mcp_max_response_bytes).await {
+            Fetched::Answer(head, body, truncated) => {
+                CallToolResult::structured(response_json(&method, &head, &body, truncated))
+            }
+            Fetched::Done(result) => result,
+        },
+    )
+}
+
+/// How an HTTP tool call went: the upstream's answer, or already a result (held, refused,
+/// failed), its audit record written either way.
+pub(in crate::mcp) enum Fetched {
+    /// Head, body (at most `max` bytes), and whether it was cut there.
+    Answer(ResponseHead, Bytes, bool),
+    Done(CallToolResult),
+}
+
+/// Sends an HTTP tool call's request the REST way and reads the answer whole up to `max` bytes.
+pub(in crate::mcp) async fn fetch(
+    ctx: &Arc<GatewayContext>,
+    caller: &Caller,
+    tool: &str,
+    request: KnownRequest,
+    ask: &ApprovalAsk,
+    max: usize,
+) -> Fetched {
+    let shown_path = match &request.query {
+        Some(q) => format!("/gateway/{}{}?{q}", request.slug, request.path),
+        None => format!("/gateway/{}{}", request.slug, request.path),
+    };
+    let mut draft = audit_draft(
+        ctx,
+        caller,
+        tool,
+        AuditKind::Http,
+        Some(request.method.clone()),
+        Some(shown_path),
+    );
+    let answer = match send_known(ctx, &caller.principal, request, ask, &mut draft, caller.request_id).await {
+        Ok(Sent::Answer(answer)) => answer,
+        Ok(Sent::Held(approval)) => {
+            draft.finish(Outcome::ApprovalRequired, 202, None);
+            return Fetched::Done(held(&approval, tool));
+        }
         Err(e) => {
             draft.fail(&e);
-            return Ok(failure(&e));
+            return Fetched::Done(failure(&e));
         }
     };
-    let answer = match sent {
-        Sent::Held(approval) => {
-            draft.finish(Outcome::ApprovalRequired, 202, None);
-            return Ok(held(&approval, "api_request"));
-        }
-        Sent::Answer(answer) => answer,
-    };
-    match read_answer(answer, ctx.mcp_max_response_bytes).await {
+    match read_answer(answer, max).await {
         Ok((head, body, truncated)) => {
             draft.event.bytes_out = body.len() as u64;
             draft.finish(Outcome::Allowed, head.status, None);
-            Ok(CallToolResult::structured(response_json(
-                &method, &head, &body, truncated,
-            )))
+            Fetched::Answer(head, body, truncated)
         }
         Err(e) => {
             draft.fail(&e);
-            Ok(failure(&e))
+            Fetched::Done(failure(&e))
         }
     }
 }
