@@ -5,5 +5,6 @@ pub mod guard_rules;
 pub mod health;
 pub mod notifiers;
 pub mod permissions;
+pub mod policy;
 pub mod targets;
 pub mod tokens;

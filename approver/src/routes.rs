@@ -4,7 +4,9 @@ use actix_web::middleware::from_fn;
 use actix_web::web;
 
 use crate::error::{json_config, query_config};
-use crate::handlers::{approvals, audit, dead_letters, guard_rules, health, notifiers, permissions, targets, tokens};
+use crate::handlers::{
+    approvals, audit, dead_letters, guard_rules, health, notifiers, permissions, policy, targets, tokens,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
@@ -73,6 +75,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::get().to(dead_letters::list_dead_letters),
                 )
                 .route("/audit", web::get().to(audit::list::list_audit))
+                .route("/policy", web::get().to(policy::get_policy))
+                .route("/policy", web::put().to(policy::put_policy))
                 .route("/guard/builtin", web::get().to(guard_rules::list_builtin_rules))
                 .route("/guard/rules", web::get().to(guard_rules::list_global_rules))
                 .route("/guard/rules/{rule_id}", web::put().to(guard_rules::put_global_rule))

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
+use shellgate_shared::db::queries;
+use shellgate_shared::error::Code;
 use shellgate_shared::ids::{TargetId, TokenId};
 use shellgate_shared::states::{ApprovalPolicy, Capability, TargetKind};
 use time::OffsetDateTime;
@@ -17,8 +19,11 @@ use crate::error::ApiError;
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Bootstrap {
-    /// How to work through Shellgate, for the agent to follow.
+    /// How to work through Shellgate, for the agent to follow (ending with the organisation's
+    /// policy when an admin set one).
     pub policy: String,
+    /// The organisation's policy alone (`PUT /api/policy` on the approver), when set.
+    pub organization_policy: Option<String>,
     pub token: TokenSummary,
     pub targets: Vec<TargetSummary>,
 }
@@ -79,8 +84,20 @@ impl TargetSummary {
     }
 }
 
-/// The bootstrap of a principal: its usable (enabled) targets, sorted by slug.
-pub fn bootstrap(principal: &Principal) -> Bootstrap {
+/// The bootstrap of a principal: its usable (enabled) targets, sorted by slug, and the policy —
+/// the organisation's read fresh, so an admin's change applies to the next bootstrap.
+pub async fn bootstrap(ctx: &GatewayContext, principal: &Principal) -> Result<Bootstrap, ApiError> {
+    let organization_policy = {
+        let unavailable = |e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, "reading the organisation policy failed");
+            ApiError::Unavailable(Code::PolicyUnavailable)
+        };
+        let mut conn = ctx.db.get().await.map_err(|e| unavailable(&e))?;
+        queries::org_policy::get_policy(&mut conn)
+            .await
+            .map_err(|e| unavailable(&e))?
+            .map(|p| p.text)
+    };
     let mut targets: Vec<TargetSummary> = principal
         .grants
         .values()
@@ -89,8 +106,15 @@ pub fn bootstrap(principal: &Principal) -> Bootstrap {
         .collect();
     targets.sort_by(|a, b| a.slug.cmp(&b.slug));
     let token = &principal.token;
-    Bootstrap {
-        policy: policy_text(token.name.as_str(), token.approval_policy, &targets),
+    let mut policy = policy_text(token.name.as_str(), token.approval_policy, &targets);
+    if let Some(org) = &organization_policy {
+        policy.push_str("\nYour organisation's policy (follow it as well):\n");
+        policy.push_str(org);
+        policy.push('\n');
+    }
+    Ok(Bootstrap {
+        policy,
+        organization_policy,
         token: TokenSummary {
             id: token.id,
             name: token.name.clone(),
@@ -99,7 +123,7 @@ pub fn bootstrap(principal: &Principal) -> Bootstrap {
             expires_at: token.expires_at,
         },
         targets,
-    }
+    })
 }
 
 fn policy_text(token: &str, approval: ApprovalPolicy, targets: &[TargetSummary]) -> String {
@@ -150,5 +174,5 @@ fn policy_text(token: &str, approval: ApprovalPolicy, targets: &[TargetSummary])
 /// `GET /bootstrap` (and `/discovery`): the same JSON as the MCP tool.
 pub async fn get_bootstrap(ctx: web::Data<Arc<GatewayContext>>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let principal = authenticate_request(&ctx, &req).await?;
-    Ok(HttpResponse::Ok().json(bootstrap(&principal)))
+    Ok(HttpResponse::Ok().json(bootstrap(&ctx, &principal).await?))
 }

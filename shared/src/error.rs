@@ -122,6 +122,7 @@ codes! {
     AuthUnavailable => ("auth_unavailable", 503, Failed),
     ApprovalsUnavailable => ("approvals_unavailable", 503, Failed),
     GuardUnavailable => ("guard_unavailable", 503, Failed),
+    PolicyUnavailable => ("policy_unavailable", 503, Failed),
     NoExecutor => ("no_executor", 503, Failed),
     ExecutorTimeout => ("executor_timeout", 504, Failed),
     ExecutorLost => ("executor_lost", 502, Failed),

@@ -297,3 +297,13 @@ pub struct NotifierChangeset {
     pub key_id: Option<String>,
     pub enabled: Option<bool>,
 }
+
+/// The organisation's policy text, given to every agent with its bootstrap.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = org_policy, check_for_backend(diesel::pg::Pg))]
+#[serde(rename_all = "camelCase")]
+pub struct OrgPolicy {
+    pub text: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}

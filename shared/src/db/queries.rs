@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod guard_rules;
 pub mod host_keys;
 pub mod notifications;
+pub mod org_policy;
 pub mod permissions;
 pub mod targets;
 pub mod tokens;

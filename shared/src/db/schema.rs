@@ -167,6 +167,14 @@ diesel::table! {
 }
 
 diesel::joinable!(target_credentials -> targets (target_id));
+diesel::table! {
+    org_policy (singleton) {
+        singleton -> Bool,
+        text -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(ssh_host_keys -> targets (target_id));
 diesel::joinable!(token_permissions -> targets (target_id));
 diesel::joinable!(token_permissions -> tokens (token_id));
@@ -183,4 +191,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ssh_host_keys,
     notification_dead_letters,
     notifiers,
+    org_policy,
 );

@@ -227,3 +227,77 @@ async fn tokens_origins_hosts_and_sizes_are_checked_on_every_request() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The organisation's policy: set by an admin, given to every agent with its bootstrap (REST and
+/// MCP alike, at once), validated, and removed with an empty text.
+#[actix_web::test]
+async fn the_organisation_policy_reaches_every_bootstrap() {
+    let c = Cluster::up().await;
+    let (_, token) = c.create_token(&[]).await;
+    let rest_bootstrap = || async {
+        let mut res = c
+            .http
+            .agent("GET", &format!("{}/bootstrap", c.gateway()), &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        serde_json::from_slice::<Value>(&read_body(&mut res).await).unwrap()
+    };
+    assert_eq!(
+        c.admin("GET", "/api/policy", None).await,
+        (200, json!({"text": null, "updatedAt": null}))
+    );
+    assert_eq!(rest_bootstrap().await["organizationPolicy"], Value::Null);
+
+    let text = "Never deploy on Fridays.\nAsk #ops before touching billing.";
+    let (status, set) = c
+        .admin("PUT", "/api/policy", Some(json!({"text": format!("  {text}\n")})))
+        .await;
+    assert_eq!((status, set["text"].as_str()), (200, Some(text)), "{set}");
+    assert!(set["updatedAt"].is_string());
+    assert_eq!(c.admin("GET", "/api/policy", None).await.1["text"], text);
+
+    let rest = rest_bootstrap().await;
+    assert_eq!(rest["organizationPolicy"], text);
+    let policy = rest["policy"].as_str().unwrap();
+    assert!(
+        policy.contains("Shellgate adds each target's credentials") && policy.ends_with(&format!("{text}\n")),
+        "{policy}"
+    );
+    let mcp = call_tool(&c, &c.gateway(), &token, "bootstrap", json!({})).await;
+    assert_eq!(mcp["structuredContent"], rest, "{mcp}");
+
+    // Bad input is refused with a stable code and changes nothing.
+    for bad in [
+        json!({"text": "x".repeat(16 * 1024 + 1)}),
+        json!({"text": "bell\u{7}"}),
+        json!({"text": "ok", "extra": 1}),
+        json!({"text": 5}),
+    ] {
+        let (status, v) = c.admin("PUT", "/api/policy", Some(bad)).await;
+        assert_eq!(status, 400, "{v}");
+        assert!(v["error"] == "invalid_policy" || v["error"] == "invalid_json", "{v}");
+    }
+    assert_eq!(rest_bootstrap().await["organizationPolicy"], text);
+    let res = c
+        .http
+        .request("GET", &format!("{}/api/policy", c.approver()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401, "reading the policy needs an admin key");
+
+    // An empty text removes it.
+    assert_eq!(
+        c.admin("PUT", "/api/policy", Some(json!({"text": " "}))).await.1["text"],
+        Value::Null
+    );
+    assert_eq!(rest_bootstrap().await["organizationPolicy"], Value::Null);
+    assert!(
+        !rest_bootstrap().await["policy"]
+            .as_str()
+            .unwrap()
+            .contains("organisation")
+    );
+}

@@ -25,10 +25,12 @@ pub(in crate::mcp) static BOOTSTRAP: ToolDef = ToolDef {
     input_schema,
     read_only: true,
     allowed: any,
-    call: |_ctx, caller, _args| {
+    call: |ctx, caller, _args| {
         Box::pin(async move {
-            let value = serde_json::to_value(bootstrap(&caller.principal)).unwrap_or_default();
-            Ok(CallToolResult::structured(value))
+            Ok(match bootstrap(ctx, &caller.principal).await {
+                Ok(b) => CallToolResult::structured(serde_json::to_value(b).unwrap_or_default()),
+                Err(e) => super::failure(&e),
+            })
         })
     },
 };
