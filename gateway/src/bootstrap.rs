@@ -171,8 +171,25 @@ fn policy_text(token: &str, approval: ApprovalPolicy, targets: &[TargetSummary])
     text
 }
 
-/// `GET /bootstrap` (and `/discovery`): the same JSON as the MCP tool.
-pub async fn get_bootstrap(ctx: web::Data<Arc<GatewayContext>>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+#[derive(Debug, serde::Deserialize)]
+pub struct BootstrapQuery {
+    /// `text`: the policy text alone, as `text/plain` (what an agent's session-start hook prints).
+    format: Option<String>,
+}
+
+/// `GET /bootstrap` (and `/discovery`): the same JSON as the MCP tool; `?format=text` the policy.
+pub async fn get_bootstrap(
+    ctx: web::Data<Arc<GatewayContext>>,
+    req: HttpRequest,
+    query: web::Query<BootstrapQuery>,
+) -> Result<HttpResponse, ApiError> {
     let principal = authenticate_request(&ctx, &req).await?;
-    Ok(HttpResponse::Ok().json(bootstrap(&ctx, &principal).await?))
+    let b = bootstrap(&ctx, &principal).await?;
+    match query.format.as_deref() {
+        None | Some("json") => Ok(HttpResponse::Ok().json(b)),
+        Some("text") => Ok(HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(b.policy)),
+        Some(_) => Err(ApiError::BadRequest(Code::BadRequest, "format must be json or text")),
+    }
 }

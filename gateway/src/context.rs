@@ -35,6 +35,8 @@ pub struct GatewayContext {
     pub mcp_allowed_origins: Vec<String>,
     /// Longest response body an MCP tool returns.
     pub mcp_max_response_bytes: usize,
+    /// The URL agents reach this gateway at (`SHELLGATE_PUBLIC_URL`), for install scripts.
+    pub public_url: Option<String>,
 }
 
 /// What the gateway enforces on `POST /ssh/:target/exec` (the executor enforces the rest).
@@ -64,6 +66,10 @@ impl GatewayContext {
             approval_ttl: Duration::from_secs(settings.approval_ttl_secs),
             mcp_allowed_origins: shellgate_shared::config::list(&settings.mcp_allowed_origins),
             mcp_max_response_bytes: settings.mcp_max_response_bytes,
+            public_url: settings
+                .public_url
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_string()),
             max_approval_wait: Duration::from_secs(settings.approval_max_wait_secs),
             approval_max_body_bytes: settings.approval_max_body_bytes,
             guard_cache: Arc::new(GuardCache::new(Duration::from_millis(settings.auth_cache_ttl_ms))),

@@ -16,6 +16,7 @@ mod exec_stream;
 mod gate;
 mod handlers;
 mod http;
+mod install;
 mod mcp;
 mod routes;
 mod ssh;

@@ -22,6 +22,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(health::get_metrics))
         .route("/bootstrap", web::get().to(get_bootstrap))
         .route("/discovery", web::get().to(get_bootstrap))
+        .route("/install/{script}", web::get().to(crate::install::get_install_script))
         .route("/approvals/{id}", web::get().to(approvals::get::get_approval))
         .route("/ssh/{target}/exec", web::post().to(ssh::exec_command))
         .route("/gateway/{target}", web::route().to(gateway::forward::forward_request))

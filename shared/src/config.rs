@@ -142,6 +142,9 @@ pub struct Settings {
     pub mcp_max_request_bytes: usize,
     /// Longest response body an MCP tool returns (longer ones are cut and marked `truncated`).
     pub mcp_max_response_bytes: usize,
+    /// The gateway's URL as agents reach it (`https://shellgate.example.com`), written into the
+    /// install scripts; without it, the URL the script was fetched from.
+    pub public_url: Option<String>,
 
     pub audit_batch_size: usize,
     pub audit_flush_ms: u64,
@@ -211,6 +214,7 @@ impl Default for Settings {
             mcp_allowed_origins: String::new(),
             mcp_max_request_bytes: 4 * 1024 * 1024,
             mcp_max_response_bytes: 1024 * 1024,
+            public_url: None,
             audit_batch_size: 500,
             audit_flush_ms: 200,
             shutdown_grace_ms: 25_000,
@@ -331,6 +335,13 @@ impl Settings {
                 "SHELLGATE_MCP_ALLOWED_ORIGINS: {o:?} is not an origin (scheme://host[:port])"
             ));
         }
+        if let Some(url) = &self.public_url
+            && !is_plain_base_url(url)
+        {
+            return bad(&format!(
+                "SHELLGATE_PUBLIC_URL: {url:?} must be http:// or https:// followed by a host, optional port and path"
+            ));
+        }
         if self.max_decoded_response_bytes == 0 {
             return bad("SHELLGATE_MAX_DECODED_RESPONSE_BYTES must be at least 1");
         }
@@ -379,6 +390,22 @@ impl Settings {
     pub fn executor_workers(&self) -> usize {
         workers_or_cpus(self.executor_workers)
     }
+}
+
+/// An `http(s)://host[:port][/path]` URL made only of characters that are inert in a shell
+/// word and in JSON, TOML and YAML strings (so it can be written into a script or a config file
+/// without quoting surprises): letters, digits and `-._~:/[]%`.
+pub fn is_plain_base_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or("");
+    let host = rest.split('/').next().unwrap_or("");
+    !host.is_empty()
+        && url.len() <= 2048
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~:/[]%".contains(c))
 }
 
 fn workers_or_cpus(n: usize) -> usize {
@@ -430,5 +457,29 @@ mod tests {
             ..Settings::default()
         };
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn public_urls_must_be_plain() {
+        for ok in [
+            "https://sg.example.com",
+            "http://10.0.0.1:8080/",
+            "http://[::1]:8080/shellgate",
+        ] {
+            assert!(is_plain_base_url(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "sg.example.com",
+            "ftp://x",
+            "https://",
+            "https://x/$(id)",
+            "https://x/'",
+            "https://x y",
+            "https://x/?a=b",
+            "https://x\n",
+        ] {
+            assert!(!is_plain_base_url(bad), "{bad}");
+        }
     }
 }

@@ -10,6 +10,7 @@ mod client_addr;
 mod edge;
 mod encoded_responses;
 mod executor_death;
+mod install;
 mod log_secrets;
 mod management;
 mod mcp;
