@@ -10,6 +10,7 @@ pub mod db;
 pub mod otlp;
 pub mod private_pg;
 pub mod process;
+pub mod sdk;
 pub mod sshd;
 pub mod upstream;
 

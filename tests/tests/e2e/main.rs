@@ -14,6 +14,7 @@ mod install;
 mod log_secrets;
 mod management;
 mod mcp;
+mod mcp_sdks;
 mod mcp_tools;
 mod notify;
 mod observability;
