@@ -24,6 +24,8 @@ const COMMON: &str = include_str!("install/common.sh");
 const AGENTS: &[(&str, &str)] = &[
     ("claude-code", include_str!("install/claude-code.sh")),
     ("codex", include_str!("install/codex.sh")),
+    ("openclaw", include_str!("install/openclaw.sh")),
+    ("hermes", include_str!("install/hermes.sh")),
 ];
 
 /// `GET /install/{agent}.sh`

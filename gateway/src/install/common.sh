@@ -120,12 +120,12 @@ main() {
 		*) die "unknown option: $arg (see --help)" ;;
 		esac
 	done
+	gateway_url
 	if [ "$mode" = uninstall ]; then
 		uninstall
 		say "Removed Shellgate from $SHELLGATE_AGENT."
 		return
 	fi
-	gateway_url
 	read_token
 	check_token
 	install

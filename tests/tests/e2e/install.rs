@@ -1,6 +1,7 @@
 //! One-line agent setup: the scripts `GET /install/<agent>.sh` serves, checked by shellcheck and
-//! run by `sh` (as `curl … | sh` would) against temporary HOMEs, with stub `claude` and `codex`
-//! commands that keep their entries and record their arguments the way the real CLIs behave.
+//! run by `sh` (as `curl … | sh` would) against temporary HOMEs, with stub `claude`, `codex` and
+//! `openclaw` commands that keep their entries and record their arguments the way the real CLIs
+//! behave (Hermes has no non-interactive command: its files are written and checked).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 use shellgate_tests::Cluster;
 use shellgate_tests::client::read_body;
 
-const AGENTS: [&str; 2] = ["claude-code", "codex"];
+const AGENTS: [&str; 4] = ["claude-code", "codex", "openclaw", "hermes"];
 
 /// `claude mcp remove|add-json`: the entry kept in `$STUB_DIR/claude.entry`; like the real CLI,
 /// removing a missing entry and adding an existing one fail.
@@ -36,6 +37,21 @@ case "$1 $2" in
 esac
 "#;
 
+/// `openclaw mcp set|unset` (OpenClaw with the `mcp` commands): entries in `$STUB_DIR/openclaw.<name>`.
+const OPENCLAW_STUB: &str = r#"#!/bin/sh
+printf '%s\n' "$*" >>"$STUB_DIR/openclaw.calls"
+case "$1 $2" in
+"mcp set") [ "$3" != --help ] || exit 0
+	printf '%s\n' "$4" >"$STUB_DIR/openclaw.$3" ;;
+"mcp unset") [ -f "$STUB_DIR/openclaw.$3" ] || { echo "no server $3" >&2; exit 1; }
+	rm -f "$STUB_DIR/openclaw.$3" ;;
+*) exit 3 ;;
+esac
+"#;
+
+/// An OpenClaw without the `mcp` commands.
+const OLD_OPENCLAW_STUB: &str = "#!/bin/sh\nprintf '%s\\n' \"$*\" >>\"$STUB_DIR/openclaw.calls\"\nexit 1\n";
+
 /// A temporary HOME, and a directory of stub agent CLIs (first on PATH) with their records.
 struct Machine {
     _dir: tempfile::TempDir,
@@ -51,7 +67,11 @@ impl Machine {
         let stubs = dir.path().join("stubs");
         std::fs::create_dir_all(&home).unwrap();
         std::fs::create_dir_all(&stubs).unwrap();
-        for (name, text) in [("claude", CLAUDE_STUB), ("codex", CODEX_STUB)] {
+        for (name, text) in [
+            ("claude", CLAUDE_STUB),
+            ("codex", CODEX_STUB),
+            ("openclaw", OPENCLAW_STUB),
+        ] {
             let path = stubs.join(name);
             std::fs::write(&path, text).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -79,6 +99,24 @@ impl Machine {
         }
         m.path = format!("{}:{}", m.stubs.display(), bin.display());
         m
+    }
+
+    /// Replaces the `openclaw` stub with an older OpenClaw (no `mcp` commands) installed as npm
+    /// installs it — a link to its package folder — with the json5 parser it ships, or without.
+    fn old_openclaw(self, json5: bool) -> Self {
+        let package = self.stubs.parent().unwrap().join("lib/node_modules/openclaw");
+        std::fs::create_dir_all(package.join("node_modules")).unwrap();
+        let main = package.join("openclaw.mjs");
+        std::fs::write(&main, OLD_OPENCLAW_STUB).unwrap();
+        std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::remove_file(self.stubs.join("openclaw")).unwrap();
+        std::os::unix::fs::symlink(&main, self.stubs.join("openclaw")).unwrap();
+        if json5 {
+            let parser = shellgate_tests::sdk::cache().join("node/node_modules/json5");
+            assert!(parser.exists(), "{} is missing: run scripts/test", parser.display());
+            std::os::unix::fs::symlink(parser, package.join("node_modules/json5")).unwrap();
+        }
+        self
     }
 
     /// Pipes `script` into `sh -s -- args` with no terminal, as `curl … | sh -s -- args` does.
@@ -369,6 +407,8 @@ async fn a_bad_token_or_config_changes_nothing() {
         let m = Machine::new();
         m.write(".claude/settings.json", r#"{"model": "opus"}"#);
         m.write(".codex/.env", "A=1\n");
+        m.write(".openclaw/openclaw.json", "{}");
+        m.write(".hermes/config.yaml", "model: x\n");
         let before = m.snapshot();
         for (token, expect) in [
             (Some(unknown.as_str()), "refused the token (invalid_token)"),
@@ -384,8 +424,9 @@ async fn a_bad_token_or_config_changes_nothing() {
                 text(&out)
             );
             assert_eq!(m.snapshot(), before, "{agent} {token:?} changed files");
-            assert_eq!(m.stub_file("claude.calls"), None);
-            assert_eq!(m.stub_file("codex.calls"), None);
+            for stub in ["claude", "codex", "openclaw"] {
+                assert_eq!(m.stub_file(&format!("{stub}.calls")), None, "{agent} ran {stub}");
+            }
         }
         let out = m.run(script, Some(&token), &["--frobnicate"]);
         assert!(!out.status.success() && m.snapshot() == before, "{}", text(&out));
@@ -416,4 +457,148 @@ async fn a_bad_token_or_config_changes_nothing() {
     );
     assert_eq!(m.snapshot(), before);
     assert_eq!(m.stub_file("claude.entry"), None);
+}
+
+/// The OpenClaw entry the script writes: the token stays a placeholder OpenClaw fills from .env.
+fn openclaw_entry(gw: &str) -> Value {
+    json!({"url": format!("{gw}/mcp"), "transport": "streamable-http",
+        "headers": {"Authorization": "Bearer ${SHELLGATE_MCP_TOKEN}"}})
+}
+
+#[actix_web::test]
+async fn openclaw_is_configured_through_its_cli_or_its_json5_file() {
+    let (c, token, scripts) = setup().await;
+    let script = &scripts["openclaw"];
+    let gw = c.gateway();
+    let env_file = format!("SHELLGATE_MCP_TOKEN={token}\n");
+
+    // With `openclaw mcp set`: through it, the token only in the 0600 .env.
+    let m = Machine::new();
+    for _ in 0..2 {
+        let out = m.run(script, Some(&token), &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        let entry: Value = serde_json::from_str(&m.stub_file("openclaw.shellgate").unwrap()).unwrap();
+        assert_eq!(entry, openclaw_entry(&gw));
+        assert_eq!(m.read(".openclaw/.env").unwrap(), env_file);
+        assert_eq!(m.mode(".openclaw/.env"), 0o600);
+    }
+    assert!(!m.stub_file("openclaw.calls").unwrap().contains(&token));
+    assert!(m.run(script, None, &["--uninstall"]).status.success());
+    assert_eq!(m.stub_file("openclaw.shellgate"), None);
+    assert_eq!(m.read(".openclaw/.env"), None);
+
+    // An older OpenClaw: its JSON5 file edited with the json5 parser it ships; other entries kept,
+    // the commented original kept aside.
+    let m = Machine::new().old_openclaw(true);
+    let original =
+        "// my OpenClaw\n{\n  agent: {model: 'opus'},\n  mcp: {servers: {other: {url: 'http://o/mcp',},},},\n}\n";
+    m.write(".openclaw/openclaw.json", original);
+    for _ in 0..2 {
+        let out = m.run(script, Some(&token), &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        let config: Value = serde_json::from_str(&m.read(".openclaw/openclaw.json").unwrap()).unwrap();
+        assert_eq!(config["agent"], json!({"model": "opus"}));
+        assert_eq!(config["mcp"]["servers"]["other"], json!({"url": "http://o/mcp"}));
+        assert_eq!(config["mcp"]["servers"]["shellgate"], openclaw_entry(&gw));
+    }
+    assert_eq!(
+        m.read(".openclaw/openclaw.json.shellgate-backup").as_deref(),
+        Some(original)
+    );
+    assert!(m.run(script, None, &["--uninstall"]).status.success());
+    let config: Value = serde_json::from_str(&m.read(".openclaw/openclaw.json").unwrap()).unwrap();
+    assert_eq!(
+        config,
+        json!({"agent": {"model": "opus"}, "mcp": {"servers": {"other": {"url": "http://o/mcp"}}}})
+    );
+
+    // Without a JSON5 parser: plain JSON (or no file) is still edited; JSON5 is never rewritten —
+    // the script stops with the snippet to paste.
+    let m = Machine::new().old_openclaw(false);
+    assert!(m.run(script, Some(&token), &[]).status.success());
+    let config: Value = serde_json::from_str(&m.read(".openclaw/openclaw.json").unwrap()).unwrap();
+    assert_eq!(config, json!({"mcp": {"servers": {"shellgate": openclaw_entry(&gw)}}}));
+    m.write(".openclaw/openclaw.json", original);
+    std::fs::remove_file(m.home.join(".openclaw/.env")).unwrap();
+    let before = m.snapshot();
+    let out = m.run(script, Some(&token), &[]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(r#""mcp": {"servers": {"shellgate": {"url":"#) && !stdout.contains(&token),
+        "{stdout}"
+    );
+    assert_eq!(m.snapshot(), before);
+}
+
+/// A YAML file as JSON (read with the same PyYAML Hermes uses).
+fn yaml(path: &Path) -> Value {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg("import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[actix_web::test]
+async fn hermes_gets_its_yaml_config_and_env_file() {
+    let (c, token, scripts) = setup().await;
+    let script = &scripts["hermes"];
+    let gw = c.gateway();
+    let m = Machine::new();
+    let original = "# my Hermes\nmodel: opus\nmcp_servers:\n  other:\n    command: npx\n    args: [other-mcp]\n";
+    m.write(".hermes/config.yaml", original);
+    m.write(".hermes/.env", "OPENROUTER_API_KEY=keep\n");
+    let config = m.home.join(".hermes/config.yaml");
+    for _ in 0..2 {
+        let out = m.run(script, Some(&token), &[]);
+        assert!(out.status.success(), "{}", text(&out));
+        let v = yaml(&config);
+        assert_eq!(v["model"], "opus");
+        assert_eq!(
+            v["mcp_servers"]["other"],
+            json!({"command": "npx", "args": ["other-mcp"]})
+        );
+        assert_eq!(
+            v["mcp_servers"]["shellgate"],
+            json!({"url": format!("{gw}/mcp"), "headers": {"Authorization": "Bearer ${SHELLGATE_MCP_TOKEN}"}, "enabled": true})
+        );
+        assert_eq!(
+            m.read(".hermes/.env").unwrap(),
+            format!("OPENROUTER_API_KEY=keep\nSHELLGATE_MCP_TOKEN={token}\n")
+        );
+        assert_eq!(m.mode(".hermes/.env"), 0o600);
+        assert!(!m.read(".hermes/config.yaml").unwrap().contains(&token));
+    }
+    assert_eq!(
+        m.read(".hermes/config.yaml.shellgate-backup").as_deref(),
+        Some(original)
+    );
+    let out = m.run(script, None, &["--uninstall"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        yaml(&config),
+        json!({"model": "opus", "mcp_servers": {"other": {"command": "npx", "args": ["other-mcp"]}}})
+    );
+    assert_eq!(m.read(".hermes/.env").unwrap(), "OPENROUTER_API_KEY=keep\n");
+
+    // A file that is not a mapping, or no Python with PyYAML: the snippet, nothing changed.
+    for (m, file) in [
+        (Machine::new(), "- a list\n"),
+        (Machine::without(&["python3"]), "model: x\n"),
+    ] {
+        m.write(".hermes/config.yaml", file);
+        let before = m.snapshot();
+        let out = m.run(script, Some(&token), &[]);
+        assert!(!out.status.success(), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("mcp_servers:"),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(m.snapshot(), before);
+    }
 }
