@@ -4,8 +4,10 @@
 //! line in [`TOOLS`].
 //!
 //! Tool failures are results with `isError: true`, a stable `error` code and a message (the model
-//! reads them); protocol errors (an unknown tool, arguments of the wrong shape) are JSON-RPC
-//! errors. A tool the caller may not use is absent from `tools/list` and refused like an unknown one.
+//! reads them) — arguments of the wrong shape too (`invalid_arguments`; a tool returns them as
+//! `ErrorData::invalid_params`, turned into that result in one place, [`call`]). An unknown tool
+//! is a JSON-RPC error. A tool the caller may not use is absent from `tools/list` and refused like
+//! an unknown one.
 
 mod api_download;
 mod api_request;
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use rmcp::ErrorData;
-use rmcp::model::{CallToolResult, JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{CallToolResult, ErrorCode, JsonObject, Tool, ToolAnnotations};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use shellgate_shared::approval::ApprovalView;
@@ -87,7 +89,14 @@ pub(super) async fn call(
         .iter()
         .find(|t| t.name == name && (t.allowed)(caller))
         .ok_or_else(|| ErrorData::invalid_params(format!("unknown tool: {}", printable(name)), None))?;
-    (tool.call)(ctx, caller, args).await
+    match (tool.call)(ctx, caller, args).await {
+        // Arguments of the wrong shape are the model's to correct: a tool error it reads (as the
+        // protocol asks since 2025-11-25), not a protocol error its client may hide from it.
+        Err(e) if e.code == ErrorCode::INVALID_PARAMS => Ok(CallToolResult::structured_error(
+            json!({"error": "invalid_arguments", "message": e.message}),
+        )),
+        other => other,
+    }
 }
 
 /// A name an agent sent, safe to echo in an error (bounded, no control characters).
@@ -95,7 +104,7 @@ fn printable(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
-/// The arguments as `T`; a wrong shape is a protocol error naming what is wrong.
+/// The arguments as `T`; a wrong shape is an `invalid_arguments` tool error naming what is wrong.
 pub(super) fn arguments<T: DeserializeOwned>(args: JsonObject) -> Result<T, ErrorData> {
     serde_json::from_value(serde_json::Value::Object(args))
         .map_err(|e| ErrorData::invalid_params(format!("arguments: {e}"), None))

@@ -256,14 +256,22 @@ async fn api_download_returns_images_as_images_and_other_files_as_resources() {
     assert_eq!(structured(&r)["error"], "download_failed", "{r}");
     assert_eq!(structured(&r)["status"], 302);
 
-    // Bad arguments are protocol errors; an unknown target answers like REST.
+    // Bad arguments are a tool error the model can correct; an unknown target answers like REST.
     let call = crate::mcp::rpc(
         9,
         "tools/call",
         json!({"name": "api_download", "arguments": {"target": "files", "path": "no-slash"}}),
     );
     let (_, _, v) = crate::mcp::post_at(&c, &gw, Some(&token), &[("mcp-protocol-version", "2025-11-25")], &call).await;
-    assert_eq!(v["error"]["code"], -32602, "{v}");
+    assert_eq!(v["result"]["isError"], true, "{v}");
+    assert_eq!(v["result"]["structuredContent"]["error"], "invalid_arguments", "{v}");
+    assert!(
+        v["result"]["structuredContent"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("path must start with /"),
+        "{v}"
+    );
     let r = download(json!({"target": "nope", "path": "/x"})).await;
     assert_eq!(structured(&r)["error"], "target_not_found", "{r}");
 
