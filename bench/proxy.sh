@@ -5,11 +5,7 @@
 # Needs the local Postgres and NATS (as for `shellgate up`). Installs wrk from Debian if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v wrk >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
-fi
-cargo build --release --workspace --bins
-mkdir -p bench/results
-out="bench/results/proxy-$(date -u +%Y%m%dT%H%M%SZ).txt"
-python3 bench/proxy.py "$@" | tee "$out"
-echo "saved to $out"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+need_wrk
+run_bench proxy "$@"

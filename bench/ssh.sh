@@ -6,6 +6,8 @@
 # needs the local Postgres and NATS. Installs openssh-server/-client from Debian if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
@@ -13,8 +15,4 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 id -u sgtest >/dev/null 2>&1 || useradd -m -s /bin/sh sgtest
-cargo build --release --workspace --bins
-mkdir -p bench/results
-out="bench/results/ssh-$(date -u +%Y%m%dT%H%M%SZ).txt"
-python3 bench/ssh.py "$@" | tee "$out"
-echo "saved to $out"
+run_bench ssh "$@"
