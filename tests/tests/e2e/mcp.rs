@@ -19,6 +19,19 @@ const ALL_TOOLS: [&str; 6] = [
     "approval_status",
 ];
 
+/// `GET /bootstrap` on the first gateway (200 expected): the JSON.
+async fn rest_bootstrap(c: &Cluster, token: &str) -> Value {
+    let mut res = c
+        .http
+        .agent("GET", &format!("{}/bootstrap", c.gateway()), token)
+        .send()
+        .await
+        .unwrap();
+    let body = read_body(&mut res).await;
+    assert_eq!(res.status(), 200, "{}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
 /// One JSON-RPC POST to the first gateway's `/mcp`: (status, headers lower-cased, body).
 async fn post(c: &Cluster, token: Option<&str>, extra: &[(&str, &str)], body: &Value) -> (u16, String, Value) {
     post_at(c, &c.gateway(), token, extra, body).await
@@ -91,17 +104,7 @@ async fn stateless_in_every_revision_with_bootstrap_equal_to_rest() {
     c.create_http_target("other", "http://127.0.0.1:9/", None).await;
     let (_, token) = c.create_token(&[&api]).await;
 
-    let (status, rest) = {
-        let mut res = c
-            .http
-            .agent("GET", &format!("{}/bootstrap", c.gateway()), &token)
-            .send()
-            .await
-            .unwrap();
-        let body = read_body(&mut res).await;
-        (res.status().as_u16(), serde_json::from_slice::<Value>(&body).unwrap())
-    };
-    assert_eq!(status, 200, "{rest}");
+    let rest = rest_bootstrap(&c, &token).await;
     let slugs: Vec<&str> = rest["targets"]
         .as_array()
         .unwrap()
@@ -234,16 +237,7 @@ async fn tokens_origins_hosts_and_sizes_are_checked_on_every_request() {
 async fn the_organisation_policy_reaches_every_bootstrap() {
     let c = Cluster::up().await;
     let (_, token) = c.create_token(&[]).await;
-    let rest_bootstrap = || async {
-        let mut res = c
-            .http
-            .agent("GET", &format!("{}/bootstrap", c.gateway()), &token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        serde_json::from_slice::<Value>(&read_body(&mut res).await).unwrap()
-    };
+    let rest_bootstrap = || rest_bootstrap(&c, &token);
     assert_eq!(
         c.admin("GET", "/api/policy", None).await,
         (200, json!({"text": null, "updatedAt": null}))

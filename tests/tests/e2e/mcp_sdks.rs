@@ -31,16 +31,23 @@ async fn agent_requests(c: &Cluster, gw: &str) -> f64 {
         .sum()
 }
 
-#[actix_web::test]
-async fn every_sdk_calls_every_tool_in_every_revision_it_speaks() {
+/// An upstream, a cluster with two gateways, and the HTTP target `api` on the upstream (with the
+/// canary credential): (upstream, cluster, gateway URLs, target id).
+async fn two_gateways() -> (Upstream, Cluster, Vec<String>, String) {
     let up = Upstream::start();
-    let sshd = Sshd::start();
     let mut c = Cluster::up().await;
     c.start("gateway", &[]);
     let gws = c.gateways();
     let api = c
         .create_http_target("api", &up.url, Some(json!({"type": "bearer", "token": CANARY})))
         .await;
+    (up, c, gws, api)
+}
+
+#[actix_web::test]
+async fn every_sdk_calls_every_tool_in_every_revision_it_speaks() {
+    let (_up, c, gws, api) = two_gateways().await;
+    let sshd = Sshd::start();
     let box_id = c.create_pinned_ssh_target(&sshd, "box").await;
     let (_, token) = c.create_token(&[&api, &box_id]).await;
     // A held request, for approval_status to report on.
@@ -99,13 +106,7 @@ async fn every_sdk_calls_every_tool_in_every_revision_it_speaks() {
 
 #[actix_web::test]
 async fn the_approval_flow_and_revocation_through_each_sdk() {
-    let up = Upstream::start();
-    let mut c = Cluster::up().await;
-    c.start("gateway", &[]);
-    let gws = c.gateways();
-    let api = c
-        .create_http_target("api", &up.url, Some(json!({"type": "bearer", "token": CANARY})))
-        .await;
+    let (up, c, gws, api) = two_gateways().await;
     let count = || up.controls.requests.load(Ordering::SeqCst);
     for (client, revision) in [
         (Sdk::Python, "2026-07-28"),
