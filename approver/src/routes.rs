@@ -100,9 +100,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/approvals/stream", web::get().to(approvals::stream::stream_approvals))
                 .route("/approvals/{id}", web::get().to(approvals::list::get_approval))
                 .route(
-                    "/approvals/{id}/approve",
-                    web::post().to(approvals::decide::approve_approval),
-                )
-                .route("/approvals/{id}/deny", web::post().to(approvals::decide::deny_approval)),
+                    "/approvals/{id}/{decision:approve|deny}",
+                    web::post().to(approvals::decide::decide_approval),
+                ),
         );
 }

@@ -4,6 +4,7 @@
 
 mod lifecycle;
 
+pub use crate::bus::messages::ApprovalEvent;
 pub use lifecycle::{ApprovalEventKind, ApprovalStatus, UseRefusal, use_refusal};
 
 use std::collections::BTreeMap;
@@ -63,21 +64,6 @@ impl From<Approval> for ApprovalView {
             comment: a.decision_comment,
             used_at: a.used_at,
         }
-    }
-}
-
-/// Published on `<p>.v1.approvals.<id>.<event>` (JetStream stream `<P>_APPROVALS`): `requested`,
-/// `approved`, `denied`, `expired`, `used`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApprovalEvent {
-    pub event: ApprovalEventKind,
-    pub approval: ApprovalView,
-}
-
-impl ApprovalEvent {
-    pub fn new(event: ApprovalEventKind, approval: ApprovalView) -> Self {
-        Self { event, approval }
     }
 }
 

@@ -1,12 +1,16 @@
 //! Every message type carried on the bus, JSON and camelCase: agent requests to executors and
-//! their frames (`exec`), change announcements (`invalidation`), approval events (published to
-//! JetStream for notifiers and dashboards) and audit events (JetStream, for the audit writer).
+//! their frames (`exec`), change announcements (`invalidation`), approval events (`approval`,
+//! JetStream, for notifiers and dashboards) and audit events (`audit`, JetStream, for the audit
+//! writer). Each module defines its messages; the domain modules (`approval`, `audit`) re-export
+//! them.
 //! Subjects are declared once, in `Subjects`.
 
+mod approval;
+mod audit;
 mod exec;
 mod invalidation;
 
-pub use crate::approval::ApprovalEvent;
-pub use crate::audit::AuditEvent;
+pub use approval::ApprovalEvent;
+pub use audit::{AdminActor, AuditEvent};
 pub use exec::*;
 pub use invalidation::{AuthInvalidation, NotifiersChanged};

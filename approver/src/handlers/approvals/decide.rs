@@ -17,38 +17,24 @@ pub struct DecideApprovalRequest {
     pub comment: Option<String>,
 }
 
-/// `POST /api/approvals/{id}/approve`
-pub async fn approve_approval(
-    admin: Admin,
-    ctx: web::Data<Arc<ApproverContext>>,
-    path: web::Path<String>,
-    body: Option<web::Json<DecideApprovalRequest>>,
-) -> Result<HttpResponse, ApiError> {
-    decide(
-        admin,
-        &ctx,
-        &path,
-        body.map(|b| b.into_inner()).unwrap_or_default(),
-        true,
-    )
-    .await
+/// What a human decides: the last segment of `POST /api/approvals/{id}/approve|deny`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Approve,
+    Deny,
 }
 
-/// `POST /api/approvals/{id}/deny`
-pub async fn deny_approval(
+/// `POST /api/approvals/{id}/approve` and `POST /api/approvals/{id}/deny`
+pub async fn decide_approval(
     admin: Admin,
     ctx: web::Data<Arc<ApproverContext>>,
-    path: web::Path<String>,
+    path: web::Path<(String, Decision)>,
     body: Option<web::Json<DecideApprovalRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(
-        admin,
-        &ctx,
-        &path,
-        body.map(|b| b.into_inner()).unwrap_or_default(),
-        false,
-    )
-    .await
+    let (id, decision) = path.into_inner();
+    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    decide(admin, &ctx, &id, body, matches!(decision, Decision::Approve)).await
 }
 
 /// Records the decision (only a pending, unexpired approval can be decided), then announces it:
