@@ -5,6 +5,7 @@
 mod forwarded;
 mod guard_cli;
 mod roles;
+mod users_cli;
 mod vault_keys;
 
 use std::process::ExitCode;
@@ -40,8 +41,17 @@ enum Command {
     Approver,
     /// Create the database if missing and apply pending migrations.
     Migrate,
-    /// Print a new vault key pair and a notifier key as environment variables.
+    /// Print a new vault key pair, a notifier key and a dashboard session secret as environment
+    /// variables.
     Keygen,
+    /// Print a fresh one-time code for the dashboard's first-run /setup page (the old one stops
+    /// working); refused once a user exists.
+    SetupCode,
+    /// Manage dashboard users.
+    User {
+        #[command(subcommand)]
+        command: users_cli::UserCommand,
+    },
     /// Manage admin API keys.
     AdminKey {
         #[command(subcommand)]
@@ -70,6 +80,7 @@ fn main() -> ExitCode {
         println!("SHELLGATE_VAULT_PUBLIC_KEY={}", sk.public_key().to_base64());
         println!("SHELLGATE_VAULT_SECRET_KEY={}", sk.to_base64().expose_secret());
         println!("SHELLGATE_NOTIFIER_KEY={}", NotifierKey::generate().expose_secret());
+        println!("SHELLGATE_SESSION_SECRET={}", NotifierKey::generate().expose_secret());
         return ExitCode::SUCCESS;
     }
     if let Command::Guard { command } = &cli.command {
@@ -107,6 +118,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::AdminKey {
             command: AdminKeyCommand::Create { name },
         } => create_admin_key(&settings, &name).await,
+        Command::SetupCode => {
+            migrate(&settings).await?;
+            let pool = db::connect_pool(&settings).await?;
+            let code = shellgate_approver::dashboard::setup_code::replace(&pool).await?;
+            println!("{code}");
+            eprintln!("Dashboard setup code (one use, valid for 24 h): open the approver's /setup page.");
+            Ok(())
+        }
+        Command::User { command } => users_cli::run(command, &settings).await,
         Command::Keygen => Ok(()),
         Command::Guard { .. } => Ok(()),
     }

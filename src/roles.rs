@@ -201,7 +201,7 @@ fn announce(running: &[&Running]) {
     for r in running {
         let what = match r.name {
             "gateway" => "agents: /gateway/<target>/…",
-            "approver" => "admins: /api/…",
+            "approver" => "people: the dashboard at /, admins: /api/…",
             _ => "health: /health, /ready",
         };
         println!("  {:<9} http://{}   ({what})", format!("{}:", r.name), r.addr);
@@ -243,8 +243,9 @@ async fn shut_down(buses: Vec<Bus>, running: Vec<Running>) {
     }
 }
 
-pub async fn up(settings: Settings) -> anyhow::Result<()> {
+pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
     crate::migrate(&settings).await?;
+    settings.session_secret = Some(vault_keys::session_secret_for_single_process(&settings)?);
     let vault = vault_keys::for_single_process(&settings)?;
     let (db, bus) = connect(&settings, "shellgate-up-approver").await?;
     // One NATS connection per role, as when they run apart: each has its own I/O task.

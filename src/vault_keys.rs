@@ -101,6 +101,22 @@ pub fn notifier_key_for_single_process(settings: &Settings) -> anyhow::Result<No
     NotifierKey::from_base64(&text).context("generated notifier key")
 }
 
+/// For `up`: the configured dashboard session secret, else the one in the data directory, else a
+/// new one saved there (mode 0600), so sessions survive a restart.
+pub fn session_secret_for_single_process(settings: &Settings) -> anyhow::Result<SecretString> {
+    if let Some(secret) = &settings.session_secret {
+        return Ok(secret.clone());
+    }
+    let path = settings.data_dir.join("session.key");
+    if let Some(text) = read_key_file(&path)? {
+        return Ok(text);
+    }
+    // The same shape as a notifier key: base64 of 32 random bytes.
+    let text = NotifierKey::generate();
+    write_private(&path, text.expose_secret())?;
+    Ok(text)
+}
+
 /// A key `up` keeps in its data directory, if it has one.
 fn read_key_file(path: &Path) -> anyhow::Result<Option<SecretString>> {
     if !path.exists() {

@@ -20,6 +20,8 @@ pub struct ApproverContext {
     pub audit: AuditPublisher,
     /// Lets a notifier change through the API wait until this replica applied it.
     pub notifier_sync: crate::notify::registry::NotifierSync,
+    /// The dashboard's templates, session keys and login limits.
+    pub dashboard: crate::dashboard::Dashboard,
 }
 
 impl ApproverContext {
@@ -41,6 +43,7 @@ impl ApproverContext {
             metrics,
             audit,
             notifier_sync: crate::notify::registry::NotifierSync::default(),
+            dashboard: crate::dashboard::Dashboard::new(settings),
         })
     }
 

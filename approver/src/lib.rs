@@ -9,6 +9,7 @@ mod audit_writer;
 mod auth;
 mod background;
 mod context;
+pub mod dashboard;
 mod error;
 mod events;
 mod handlers;

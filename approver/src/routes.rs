@@ -14,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/health", web::get().to(health::get_health))
         .route("/ready", web::get().to(health::get_ready))
         .route("/metrics", web::get().to(health::get_metrics))
+        .configure(crate::dashboard::configure)
         .service(
             web::scope("/api")
                 // Outermost last: the audit sees the authentication's refusals too.

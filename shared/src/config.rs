@@ -57,6 +57,10 @@ pub struct Settings {
     pub admin_bootstrap_key: Option<SecretString>,
     /// Base64 key (at least 32 bytes) for dashboard session cookies, shared by approver replicas.
     pub session_secret: Option<SecretString>,
+    /// A dashboard session unused this long ends (seconds).
+    pub session_idle_secs: u64,
+    /// A dashboard session ends this long after login, used or not (seconds).
+    pub session_max_secs: u64,
 
     /// Largest request body an agent may send through the gateway.
     pub max_body_bytes: u64,
@@ -178,6 +182,8 @@ impl Default for Settings {
             vault_secret_key: None,
             admin_bootstrap_key: None,
             session_secret: None,
+            session_idle_secs: 30 * 60,
+            session_max_secs: 12 * 60 * 60,
             max_body_bytes: 256 * 1024 * 1024,
             inline_body_bytes: 64 * 1024,
             upstream_timeout_ms: 30_000,
@@ -367,6 +373,9 @@ impl Settings {
             if decoded.map_or(true, |d| d.len() < 32) {
                 return bad("SHELLGATE_SESSION_SECRET must be base64 of at least 32 bytes");
             }
+        }
+        if self.session_idle_secs == 0 || self.session_max_secs < self.session_idle_secs {
+            return bad("SHELLGATE_SESSION_IDLE_SECS must be positive and at most SHELLGATE_SESSION_MAX_SECS");
         }
         if self.database_pool_size == 0 || self.executor_max_in_flight == 0 {
             return bad("pool sizes must be positive");

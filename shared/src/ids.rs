@@ -80,3 +80,7 @@ id_type!(
     /// One agent request, carried across every hop and returned as `X-Shellgate-Request-Id`.
     RequestId
 );
+id_type!(
+    /// A dashboard user.
+    UserId
+);

@@ -125,3 +125,15 @@ text_enum! {
         Slack => "slack",
     }
 }
+
+text_enum! {
+    /// What a dashboard user may do (docs/dashboard.md).
+    pub enum UserRole {
+        /// Everything, including users and secrets.
+        Admin => "admin",
+        /// Decide approvals; read everything but secrets.
+        Approver => "approver",
+        /// Read everything but secrets.
+        Viewer => "viewer",
+    }
+}

@@ -7,8 +7,10 @@ use time::OffsetDateTime;
 use super::schema::*;
 use crate::approval::ApprovalStatus;
 use crate::audit::Outcome;
-use crate::ids::{AdminKeyId, ApprovalId, AuditEventId, NotifierId, RequestId, TargetId, TokenId};
-use crate::states::{ApprovalPolicy, AuditKind, Capability, HostKeyStatus, NotifierKind, QueryApi, TargetKind};
+use crate::ids::{AdminKeyId, ApprovalId, AuditEventId, NotifierId, RequestId, TargetId, TokenId, UserId};
+use crate::states::{
+    ApprovalPolicy, AuditKind, Capability, HostKeyStatus, NotifierKind, QueryApi, TargetKind, UserRole,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = admin_api_keys, check_for_backend(diesel::pg::Pg))]
@@ -306,4 +308,27 @@ pub struct OrgPolicy {
     pub text: String,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// A dashboard user.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    /// Argon2id, PHC string format.
+    pub password_hash: String,
+    pub role: UserRole,
+    pub disabled: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: UserId,
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub role: UserRole,
 }

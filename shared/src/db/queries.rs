@@ -12,3 +12,4 @@ pub mod org_policy;
 pub mod permissions;
 pub mod targets;
 pub mod tokens;
+pub mod users;

@@ -175,6 +175,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        disabled -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    user_sessions (id_hash) {
+        id_hash -> Bytea,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        client_ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    setup_codes (singleton) {
+        singleton -> Bool,
+        code_hash -> Bytea,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    login_failures (account) {
+        account -> Text,
+        failures -> Int4,
+        last_failure_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(ssh_host_keys -> targets (target_id));
 diesel::joinable!(token_permissions -> targets (target_id));
 diesel::joinable!(token_permissions -> tokens (token_id));
@@ -192,4 +231,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_dead_letters,
     notifiers,
     org_policy,
+    users,
+    user_sessions,
+    setup_codes,
+    login_failures,
 );

@@ -7,6 +7,7 @@ mod audit_restart;
 mod capabilities;
 mod cli;
 mod client_addr;
+mod dashboard;
 mod edge;
 mod encoded_responses;
 mod executor_death;

@@ -3,7 +3,9 @@
 
 use shellgate_shared::approval::ApprovalStatus;
 use shellgate_shared::audit::Outcome;
-use shellgate_shared::states::{ApprovalPolicy, AuditKind, HostKeyStatus, NotifierKind, QueryApi, TargetKind};
+use shellgate_shared::states::{
+    ApprovalPolicy, AuditKind, HostKeyStatus, NotifierKind, QueryApi, TargetKind, UserRole,
+};
 use shellgate_tests::db::TestDb;
 use shellgate_tests::process::binary;
 
@@ -46,6 +48,7 @@ async fn db_checks_match_the_enums() {
             strings(HostKeyStatus::ALL, HostKeyStatus::as_str),
         ),
         ("notifiers_kind_check", strings(NotifierKind::ALL, NotifierKind::as_str)),
+        ("users_role_check", strings(UserRole::ALL, UserRole::as_str)),
     ];
     for (name, values) in expected {
         let rows = db

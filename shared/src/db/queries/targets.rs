@@ -46,3 +46,7 @@ pub async fn update_target(
 pub async fn delete_target(conn: &mut AsyncPgConnection, id: TargetId) -> QueryResult<bool> {
     diesel::delete(t::targets.find(id)).execute(conn).await.map(|n| n > 0)
 }
+
+pub async fn count_targets(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    crate::db::schema::targets::table.count().get_result(conn).await
+}

@@ -82,3 +82,7 @@ pub async fn touch_token(conn: &mut AsyncPgConnection, id: TokenId) -> QueryResu
         .execute(conn)
         .await
 }
+
+pub async fn count_tokens(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    crate::db::schema::tokens::table.count().get_result(conn).await
+}

@@ -1,0 +1,102 @@
+//! The dashboard: pages the approver serves at `/` (the REST API stays at `/api`), rendered on the
+//! server with tera (autoescaping on; templates in `approver/templates/`), working without
+//! JavaScript. A page is one handler in `pages/`, one template and one nav entry.
+//!
+//! This part holds what every page stands on: the first run (a one-time setup code creates the
+//! first admin), accounts with argon2id passwords, server-side sessions in Postgres (the cookie
+//! carries a random id signed with `SHELLGATE_SESSION_SECRET`; the table only its SHA-256),
+//! CSRF tokens derived from the same secret, and login limits (per client address in this
+//! replica's memory, per account name in Postgres for all replicas). See docs/dashboard.md.
+
+mod csrf;
+mod pages;
+pub mod password;
+mod session;
+pub mod setup_code;
+mod view;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use secrecy::ExposeSecret as _;
+use shellgate_shared::config::Settings;
+
+pub use pages::setup::username;
+pub use session::SessionKeys;
+
+/// Logins per client address and minute, in one replica (each replica counts its own).
+const LOGINS_PER_MINUTE: NonZeroU32 = NonZeroU32::MIN.saturating_add(9);
+
+/// What the pages share, built once per approver.
+pub struct Dashboard {
+    tera: Option<tera::Tera>,
+    keys: Option<SessionKeys>,
+    logins: DefaultKeyedRateLimiter<IpAddr>,
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after login, used or not.
+    pub absolute: Duration,
+}
+
+impl Dashboard {
+    pub fn new(settings: &Settings) -> Self {
+        let tera = match view::templates() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!(error = %e, "the dashboard templates do not load");
+                None
+            }
+        };
+        let keys = settings.session_secret.as_ref().and_then(|s| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(s.expose_secret().trim())
+                .ok()
+                .map(|secret| SessionKeys::from_secret(&secret))
+        });
+        Self {
+            tera,
+            keys,
+            logins: RateLimiter::keyed(Quota::per_minute(LOGINS_PER_MINUTE)),
+            idle: Duration::from_secs(settings.session_idle_secs),
+            absolute: Duration::from_secs(settings.session_max_secs),
+        }
+    }
+
+    /// Forgets addresses that have not tried to log in lately (called by a timer).
+    pub fn forget_idle_addresses(&self) {
+        self.logins.retain_recent();
+        self.logins.shrink_to_fit();
+    }
+}
+
+/// Every page route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use pages::{home, login, setup};
+    cfg.route("/", web::get().to(home::overview))
+        .route("/setup", web::get().to(setup::form))
+        .route("/setup", web::post().to(setup::submit))
+        .route("/login", web::get().to(login::form))
+        .route("/login", web::post().to(login::submit))
+        .route("/logout", web::post().to(login::logout))
+        .route(view::stylesheet_path(), web::get().to(view::stylesheet));
+}
+
+/// At start: offers the first-run setup code when no user exists, and keeps the login limits
+/// small (forgetting idle addresses every minute).
+pub async fn start(ctx: Arc<crate::context::ApproverContext>) {
+    if let Err(e) = setup_code::offer_at_start(&ctx.db).await {
+        tracing::warn!(error = %e, "could not offer a dashboard setup code (`shellgate setup-code` makes one)");
+    }
+    actix_rt::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            ctx.dashboard.forget_idle_addresses();
+        }
+    });
+}

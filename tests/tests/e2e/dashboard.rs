@@ -1,0 +1,381 @@
+//! The dashboard's first part, through HTTP as a browser sends it: the first run (only the
+//! setup code creates the first admin), login and logout with server-side sessions, CSRF and
+//! origin checks, login limits, escaping, security headers, and the audit of each step.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use shellgate_tests::Cluster;
+use shellgate_tests::client::read_body;
+use shellgate_tests::process::run_command;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// One page request's answer.
+struct Page {
+    status: u16,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The `name=value` of the session cookie it sets.
+    fn session(&self) -> String {
+        let c = self.set_cookie.as_deref().unwrap();
+        c.split(';').next().unwrap().to_string()
+    }
+}
+
+/// GET (form: None) or POST a form to the approver, with an optional cookie and extra headers.
+async fn send(
+    c: &Cluster,
+    path: &str,
+    form: Option<&[(&str, &str)]>,
+    cookie: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Page {
+    let url = format!("{}{path}", c.approver());
+    let mut req = c.http.request(if form.is_some() { "POST" } else { "GET" }, &url);
+    if let Some(cookie) = cookie {
+        req = req.insert_header(("cookie", cookie.to_string()));
+    }
+    for h in extra {
+        req = req.insert_header(*h);
+    }
+    let mut res = match form {
+        Some(f) => req.send_form(&f.to_vec()).await,
+        None => req.send().await,
+    }
+    .unwrap();
+    let headers: Vec<(String, String)> = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    Page {
+        status: res.status().as_u16(),
+        location: get("location"),
+        set_cookie: get("set-cookie"),
+        body: String::from_utf8_lossy(&read_body(&mut res).await).into_owned(),
+        headers,
+    }
+}
+
+/// The CSRF token in a page's forms.
+fn csrf(body: &str) -> String {
+    let at = body.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    body[at..].split('"').next().unwrap().to_string()
+}
+
+fn setup_code(c: &Cluster) -> String {
+    run_command(&["setup-code"], &c.env).trim().to_string()
+}
+
+/// Sets up the first admin `ann`; the session cookie.
+async fn first_admin(c: &Cluster) -> String {
+    let code = setup_code(c);
+    let form = [
+        ("code", code.as_str()),
+        ("username", "Ann"),
+        ("password", PASSWORD),
+        ("password_again", PASSWORD),
+    ];
+    let page = send(c, "/setup", Some(&form), None, &[]).await;
+    assert_eq!(
+        (page.status, page.location.as_deref()),
+        (303, Some("/")),
+        "{}",
+        page.body
+    );
+    page.session()
+}
+
+#[actix_web::test]
+async fn only_the_setup_code_creates_the_first_admin() {
+    let c = Cluster::up().await;
+    // With no user, every page leads to /setup.
+    for path in ["/", "/login"] {
+        let page = send(&c, path, None, None, &[]).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/setup")), "{path}");
+    }
+    let page = send(&c, "/setup", None, None, &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("setup code"), "{}", page.body);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    // The stylesheet the page names is served, cacheable for good.
+    let css = page
+        .body
+        .split("href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let sheet = send(&c, &css, None, None, &[]).await;
+    assert_eq!(sheet.status, 200, "{css}");
+    assert!(sheet.header("cache-control").unwrap().contains("immutable"));
+
+    let code = setup_code(&c);
+    let form = |code: &'static str, password: &'static str| {
+        vec![
+            ("code", code),
+            ("username", "ann"),
+            ("password", password),
+            ("password_again", password),
+        ]
+    };
+    let code: &'static str = Box::leak(code.into_boxed_str());
+    // A wrong code, a weak password, another site's form: nothing is created.
+    let page = send(&c, "/setup", Some(&form("AAAA-BBBB-CCCC-DDDD", PASSWORD)), None, &[]).await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("not valid"), "{}", page.body);
+    let page = send(&c, "/setup", Some(&form(code, "short")), None, &[]).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("at least 12 characters"), "{}", page.body);
+    let page = send(&c, "/setup", Some(&form(code, "password1234")), None, &[]).await;
+    assert!(page.body.contains("too easy to guess"), "{}", page.body);
+    let evil = [("origin", "http://evil.example")];
+    let page = send(&c, "/setup", Some(&form(code, PASSWORD)), None, &evil).await;
+    assert_eq!(page.status, 403);
+    let cross = [("sec-fetch-site", "cross-site")];
+    let page = send(&c, "/setup", Some(&form(code, PASSWORD)), None, &cross).await;
+    assert_eq!(page.status, 403);
+    assert_eq!(
+        send(&c, "/login", None, None, &[]).await.location.as_deref(),
+        Some("/setup")
+    );
+
+    // A new code replaces the old one; the right one creates the admin and signs them in.
+    let newer = setup_code(&c);
+    let page = send(&c, "/setup", Some(&form(code, PASSWORD)), None, &[]).await;
+    assert_eq!(page.status, 403, "the replaced code still worked");
+    let newer: &'static str = Box::leak(newer.into_boxed_str());
+    let page = send(&c, "/setup", Some(&form(newer, PASSWORD)), None, &[]).await;
+    assert_eq!(
+        (page.status, page.location.as_deref()),
+        (303, Some("/")),
+        "{}",
+        page.body
+    );
+    let cookie = page.set_cookie.clone().unwrap();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    let home = send(&c, "/", None, Some(&page.session()), &[]).await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("ann (admin)"), "{}", home.body);
+    assert!(home.body.contains("Next: add a target"), "{}", home.body);
+
+    // Setup is over: the code is used up and the page leads to /login.
+    let page = send(&c, "/setup", Some(&form(newer, PASSWORD)), None, &[]).await;
+    assert_eq!(page.status, 403);
+    assert_eq!(
+        send(&c, "/setup", None, None, &[]).await.location.as_deref(),
+        Some("/login")
+    );
+    let out = std::process::Command::new(shellgate_tests::process::binary())
+        .arg("setup-code")
+        .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a setup code after setup");
+}
+
+#[actix_web::test]
+async fn sessions_log_in_and_out_with_csrf_and_are_audited() {
+    let c = Cluster::up().await;
+    let setup_session = first_admin(&c).await;
+
+    // Not signed in: to the login page.
+    let page = send(&c, "/", None, None, &[]).await;
+    assert_eq!(page.location.as_deref(), Some("/login"));
+    let page = send(&c, "/", None, Some("sg_session=forged.value"), &[]).await;
+    assert_eq!(page.location.as_deref(), Some("/login"));
+
+    // A wrong password and an unknown user get the same answer.
+    let wrong = send(
+        &c,
+        "/login",
+        Some(&[("username", "ann"), ("password", "not the password")]),
+        None,
+        &[],
+    )
+    .await;
+    let unknown = send(
+        &c,
+        "/login",
+        Some(&[("username", "bob"), ("password", "not the password")]),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert!(wrong.body.contains("Wrong user name or password."));
+    assert_eq!(wrong.body.replace("ann", "bob"), unknown.body);
+    assert!(wrong.set_cookie.is_none());
+
+    // What a user typed comes back as text.
+    let xss = send(
+        &c,
+        "/login",
+        Some(&[("username", "<script>alert(1)</script>\"'"), ("password", "x")]),
+        None,
+        &[],
+    )
+    .await;
+    assert!(!xss.body.contains("<script>alert"), "{}", xss.body);
+    assert!(xss.body.contains("&lt;script&gt;alert(1)&lt;"), "{}", xss.body);
+
+    // Logging in: a new session, back to where the user was going (never another site).
+    let form = [("username", "ANN"), ("password", PASSWORD), ("next", "/?from=login")];
+    let page = send(&c, "/login", Some(&form), None, &[]).await;
+    assert_eq!((page.status, page.location.as_deref()), (303, Some("/?from=login")));
+    let session = page.session();
+    assert_ne!(session, setup_session);
+    let form = [("username", "ann"), ("password", PASSWORD), ("next", "//evil.example/")];
+    let page = send(&c, "/login", Some(&form), None, &[]).await;
+    assert_eq!(page.location.as_deref(), Some("/"));
+
+    // Logging out needs the session's CSRF token and our own origin.
+    let home = send(&c, "/", None, Some(&session), &[]).await;
+    assert_eq!(home.status, 200);
+    let token = csrf(&home.body);
+    let other_token = csrf(&send(&c, "/", None, Some(&setup_session), &[]).await.body);
+    assert_ne!(token, other_token);
+    for (form, extra) in [
+        (vec![("csrf", "")], vec![]),
+        (vec![("csrf", other_token.as_str())], vec![]),
+        (vec![("csrf", token.as_str())], vec![("origin", "http://evil.example")]),
+    ] {
+        let page = send(&c, "/logout", Some(&form), Some(&session), &extra).await;
+        assert_eq!(page.status, 403, "{form:?} {extra:?}");
+    }
+    assert_eq!(
+        send(&c, "/", None, Some(&session), &[]).await.status,
+        200,
+        "still signed in"
+    );
+    let page = send(&c, "/logout", Some(&[("csrf", token.as_str())]), Some(&session), &[]).await;
+    assert_eq!((page.status, page.location.as_deref()), (303, Some("/login")));
+    assert!(page.set_cookie.unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        send(&c, "/", None, Some(&session), &[]).await.location.as_deref(),
+        Some("/login")
+    );
+    // The other session is untouched.
+    assert_eq!(send(&c, "/", None, Some(&setup_session), &[]).await.status, 200);
+
+    // Every step is in the audit trail, with the user and never a password.
+    let rows = c.wait_for_audit("kind=admin", 6, Duration::from_secs(10)).await;
+    let dashboard: Vec<&Value> = rows.iter().filter(|r| r["detail"]["via"] == "dashboard").collect();
+    let seen = |path: &str, code: Option<&str>, user: &str| {
+        dashboard
+            .iter()
+            .any(|r| r["path"] == path && r["errorCode"].as_str() == code && r["detail"]["user"] == user)
+    };
+    assert!(seen("/setup", None, "ann"), "{dashboard:?}");
+    assert!(seen("/login", Some("login_failed"), "ann"), "{dashboard:?}");
+    assert!(seen("/login", Some("login_failed"), "bob"), "{dashboard:?}");
+    assert!(seen("/login", None, "ann"), "{dashboard:?}");
+    assert!(seen("/logout", None, "ann"), "{dashboard:?}");
+    assert!(!serde_json::to_string(&rows).unwrap().contains(PASSWORD));
+    assert!(!c.logs().contains(PASSWORD), "a password reached a log");
+}
+
+/// `shellgate user …` with `stdin` as the password's input.
+fn user_cli(c: &Cluster, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(shellgate_tests::process::binary())
+        .arg("user")
+        .args(args)
+        .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[actix_web::test]
+async fn repeated_failures_wait_per_account_and_per_address() {
+    let c = Cluster::up().await;
+    let session = first_admin(&c).await;
+    let attempt = |user: &'static str, password: &'static str| {
+        let c = &c;
+        async move {
+            send(
+                c,
+                "/login",
+                Some(&[("username", user), ("password", password)]),
+                None,
+                &[],
+            )
+            .await
+        }
+    };
+    // Five failures for a name (unknown names count the same way), then it must wait, told how
+    // long; other accounts are not affected.
+    for _ in 0..5 {
+        assert_eq!(attempt("ghost", "wrong password!").await.status, 401);
+    }
+    let page = attempt("ghost", "wrong password!").await;
+    assert_eq!(page.status, 429);
+    assert!(page.body.contains("try again in"), "{}", page.body);
+    assert!(page.header("retry-after").unwrap().parse::<u64>().unwrap() > 0);
+    assert_eq!(attempt("ann", PASSWORD).await.status, 303);
+
+    // Users from the command line: a password from stdin (weak ones refused); a reset ends the
+    // user's sessions.
+    let out = user_cli(&c, &["create", "--name", "dave", "--role", "approver"], "short\n");
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = user_cli(
+        &c,
+        &["create", "--name", "dave", "--role", "approver"],
+        "a long one for the approver\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = user_cli(
+        &c,
+        &["create", "--name", "dave", "--role", "root"],
+        "another long password\n",
+    );
+    assert!(!out.status.success(), "a role that does not exist");
+    assert_eq!(attempt("dave", "a long one for the approver").await.status, 303);
+    let out = user_cli(&c, &["reset-password", "--name", "ann"], "a brand new passphrase\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        send(&c, "/", None, Some(&session), &[]).await.location.as_deref(),
+        Some("/login")
+    );
+
+    // Ten tries a minute per address (in this replica; nine so far, give or take one refilled):
+    // then even a right password waits.
+    let mut limited = false;
+    for _ in 0..4 {
+        let page = attempt("carol", "anything at all").await;
+        if page.status == 429 {
+            limited = true;
+            break;
+        }
+        assert_eq!(page.status, 401);
+    }
+    assert!(limited, "the address was never limited");
+    let page = attempt("ann", "a brand new passphrase").await;
+    assert_eq!(page.status, 429, "{}", page.body);
+}
