@@ -4,6 +4,7 @@
 //! crashed runs are swept at the next start.
 #![expect(clippy::expect_used, reason = "a test harness should fail loudly, with context")]
 
+pub mod browser;
 pub mod client;
 pub mod cluster;
 pub mod db;

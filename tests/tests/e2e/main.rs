@@ -4,6 +4,7 @@
 mod approval_binding;
 mod approvals;
 mod audit_restart;
+mod browser;
 mod capabilities;
 mod cli;
 mod client_addr;

@@ -100,7 +100,7 @@ pub async fn submit(
         Ok(None) => {
             view::audit(&ctx, &req, StatusCode::FORBIDDEN, Some("invalid_setup_code"), &name);
             let error = "That setup code is not valid (or has expired, or setup is already done). \
-                         `shellgate setup-code` prints a new one.";
+                         Run shellgate setup-code for a new one.";
             return form_page(&ctx, StatusCode::FORBIDDEN, &name, Some(error));
         }
         Err(_) => return unavailable(&ctx),

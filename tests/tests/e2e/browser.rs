@@ -1,0 +1,90 @@
+//! The dashboard in real headless Chromium: the first run with the setup code, a forged
+//! cross-site form refused, logging in and out — with a screenshot of every page
+//! (`target/screenshots/`).
+
+use shellgate_tests::Cluster;
+use shellgate_tests::browser::Browser;
+use shellgate_tests::process::run_command;
+use thirtyfour::By;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Types into the fields of the page's form and sends it.
+async fn submit(b: &Browser, fields: &[(&str, &str)]) {
+    for (id, text) in fields {
+        let input = b.driver().find(By::Id(*id)).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(*text).await.unwrap();
+    }
+    b.driver()
+        .find(By::Css("main button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn first_run_login_and_logout_in_chromium() {
+    let c = Cluster::up().await;
+    let code = run_command(&["setup-code"], &c.env).trim().to_string();
+    let mut b = Browser::start("first-run").await;
+    let base = c.approver();
+
+    // A page on another site that posts the setup form to us: refused, nobody created.
+    let forged = format!(
+        "data:text/html,<form method=post action='{base}/setup'>\
+         <input name=code value='{code}'><input name=username value=mallory>\
+         <input name=password value='{PASSWORD}'><input name=password_again value='{PASSWORD}'>\
+         </form><script>document.forms[0].submit()</script>"
+    );
+    b.driver().goto(&forged).await.unwrap();
+    b.wait_for("This form may only be sent from this site.").await;
+    b.screenshot("forged-setup-refused").await;
+
+    // The first run: every page leads to /setup; a wrong code is refused; the right one signs in.
+    b.driver().goto(&base).await.unwrap();
+    b.wait_for("Set up Shellgate").await;
+    assert!(b.driver().current_url().await.unwrap().path().ends_with("/setup"));
+    b.screenshot("setup").await;
+    let form = |code: &str| {
+        [
+            ("code", code.to_string()),
+            ("username", "ann".into()),
+            ("password", PASSWORD.into()),
+            ("password_again", PASSWORD.into()),
+        ]
+    };
+    let wrong = form("AAAA-BBBB-CCCC-DDDD");
+    submit(&b, &wrong.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
+    b.wait_for("That setup code is not valid").await;
+    b.screenshot("setup-wrong-code").await;
+    let right = form(&code);
+    submit(&b, &right.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()).await;
+    let html = b.wait_for("ann (admin)").await;
+    assert!(html.contains("Next: add a target"), "{html}");
+    b.screenshot("overview").await;
+
+    // Log out (the form carries the CSRF token), then a wrong password, then in again.
+    b.driver()
+        .find(By::Css("form.logout button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("<h1>Log in</h1>").await;
+    b.driver().goto(&base).await.unwrap();
+    b.wait_for("<h1>Log in</h1>").await;
+    assert!(
+        b.driver().current_url().await.unwrap().path().ends_with("/login"),
+        "signed out"
+    );
+    submit(&b, &[("username", "ann"), ("password", "not the password at all")]).await;
+    b.wait_for("Wrong user name or password.").await;
+    b.screenshot("login-failed").await;
+    submit(&b, &[("username", "ann"), ("password", PASSWORD)]).await;
+    b.wait_for("ann (admin)").await;
+    b.quit().await;
+}
