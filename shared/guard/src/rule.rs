@@ -287,8 +287,8 @@ impl CompiledRule {
 
 fn compile_matcher(id: &str, kind: RuleKind, m: &Matcher) -> Result<CompiledMatcher, GuardError> {
     let ic = m.ignore_case;
-    let ssh_only = !m.command.is_empty()
-        || !m.subcommand.is_empty()
+    // What only a command invocation has (beyond its program name).
+    let invocation_parts = !m.subcommand.is_empty()
         || !m.flags.is_empty()
         || !m.all_flags.is_empty()
         || !m.args.is_empty()
@@ -297,8 +297,8 @@ fn compile_matcher(id: &str, kind: RuleKind, m: &Matcher) -> Result<CompiledMatc
         || !m.except_args.is_empty()
         || !m.redirect_write.is_empty()
         || !m.redirect_read.is_empty()
-        || !m.via.is_empty()
-        || !m.code.is_empty();
+        || !m.via.is_empty();
+    let ssh_only = !m.command.is_empty() || invocation_parts || !m.code.is_empty();
     let http_only = !m.methods.is_empty() || !m.path.is_empty() || !m.query.is_empty() || !m.graphql.is_empty();
     let fact = match kind {
         RuleKind::Http => {
@@ -338,18 +338,7 @@ fn compile_matcher(id: &str, kind: RuleKind, m: &Matcher) -> Result<CompiledMatc
             }
         }
     };
-    if matches!(fact, FactKind::Sql | FactKind::Code)
-        && (!m.subcommand.is_empty()
-            || !m.flags.is_empty()
-            || !m.all_flags.is_empty()
-            || !m.args.is_empty()
-            || !m.all_args.is_empty()
-            || !m.last_arg.is_empty()
-            || !m.except_args.is_empty()
-            || !m.redirect_write.is_empty()
-            || !m.redirect_read.is_empty()
-            || !m.via.is_empty())
-    {
+    if matches!(fact, FactKind::Sql | FactKind::Code) && invocation_parts {
         return Err(invalid(id, "sql and code alternatives can only be narrowed by command"));
     }
     let (paths, names): (Vec<String>, Vec<String>) = m.command.iter().cloned().partition(|c| c.contains('/'));

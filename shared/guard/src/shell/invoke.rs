@@ -390,6 +390,17 @@ impl Analyzer<'_> {
         out
     }
 
+    /// `argv` run through `prog` somewhere else (a container, a pod, another host): judged as if
+    /// it ran here, in a fresh environment.
+    pub(crate) fn run_via(&mut self, prog: &str, argv: Vec<Field>, stdin: &Output, ctx: Ctx) -> Output {
+        let inv = Invocation {
+            argv,
+            via: vec![prog.to_string()],
+            ..Invocation::default()
+        };
+        self.remote_invoke(inv, stdin, ctx)
+    }
+
     pub(crate) fn remote_invoke(&mut self, inv: Invocation, stdin: &Output, ctx: Ctx) -> Output {
         let saved_state = std::mem::take(&mut self.env);
         let saved_pos = self.frame.positional.take();

@@ -161,15 +161,7 @@ impl Analyzer<'_> {
             Some("exec") => {
                 let j = skip_options(args, i + 1, EXEC) + 1;
                 let inner = args.get(j..).unwrap_or_default().to_vec();
-                self.remote_invoke(
-                    Invocation {
-                        argv: inner,
-                        via: vec![prog.to_string()],
-                        ..Invocation::default()
-                    },
-                    stdin,
-                    ctx,
-                )
+                self.run_via(prog, inner, stdin, ctx)
             }
             Some("run" | "create") => {
                 let j = skip_options(args, i + 1, RUN);
@@ -181,15 +173,7 @@ impl Analyzer<'_> {
                 if inner.is_empty() {
                     return Output::dynamic();
                 }
-                self.remote_invoke(
-                    Invocation {
-                        argv: inner,
-                        via: vec![prog.to_string()],
-                        ..Invocation::default()
-                    },
-                    stdin,
-                    ctx,
-                )
+                self.run_via(prog, inner, stdin, ctx)
             }
             Some("compose") => self.compose(prog, inv, &args[i + 1..], stdin, ctx),
             _ => self.output_of(prog, args, stdin),
@@ -236,15 +220,7 @@ impl Analyzer<'_> {
                 if inner.is_empty() {
                     return Output::dynamic();
                 }
-                self.remote_invoke(
-                    Invocation {
-                        argv: inner,
-                        via: vec![prog.to_string()],
-                        ..Invocation::default()
-                    },
-                    stdin,
-                    ctx,
-                )
+                self.run_via(prog, inner, stdin, ctx)
             }
             _ => Output::dynamic(),
         }
@@ -286,15 +262,7 @@ impl Analyzer<'_> {
             self.env = saved;
             return out;
         }
-        self.remote_invoke(
-            Invocation {
-                argv: inner,
-                via: vec![prog.to_string()],
-                ..Invocation::default()
-            },
-            stdin,
-            ctx,
-        )
+        self.run_via(prog, inner, stdin, ctx)
     }
 
     /// `k3s kubectl …`, `microk8s kubectl …` are kubectl; their other commands are ordinary ones.
