@@ -76,14 +76,22 @@ impl Dashboard {
 
 /// Every page route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use pages::{home, login, setup};
+    use pages::{approvals, home, login, setup};
     cfg.route("/", web::get().to(home::overview))
+        .route("/approvals", web::get().to(approvals::list))
+        .route("/approvals/queue", web::get().to(approvals::fragment))
+        .route("/approvals/events", web::get().to(approvals::events))
+        .route("/approvals/{id}", web::get().to(approvals::detail))
+        .route(
+            "/approvals/{id}/{decision:approve|deny}",
+            web::post().to(approvals::decide),
+        )
         .route("/setup", web::get().to(setup::form))
         .route("/setup", web::post().to(setup::submit))
         .route("/login", web::get().to(login::form))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
-        .route(view::stylesheet_path(), web::get().to(view::stylesheet));
+        .configure(view::assets);
 }
 
 /// At start: offers the first-run setup code when no user exists, and keeps the login limits

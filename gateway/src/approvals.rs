@@ -158,5 +158,17 @@ pub async fn consume(
     let refusal = use_refusal(row.as_ref(), token, target, hash, OffsetDateTime::now_utc())
         // Usable now yet not consumed a moment ago: a race with another use or an expiry.
         .unwrap_or(UseRefusal::Used);
+    if refusal == UseRefusal::Denied {
+        return Err(denied(row.as_ref().and_then(|r| r.decision_comment.as_deref())));
+    }
     Err(ApiError::Approval(refusal.code(), refusal.message()))
+}
+
+/// `approval_denied`, with the human's comment when they left one (so the agent can tell its
+/// user why).
+pub(crate) fn denied(comment: Option<&str>) -> ApiError {
+    match comment.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) => ApiError::Invalid(Code::ApprovalDenied, format!("a human denied this request: {c}")),
+        None => ApiError::Approval(Code::ApprovalDenied, "a human denied this request"),
+    }
 }

@@ -324,7 +324,7 @@ pub async fn approve(
             });
         }
         if decided.status == ApprovalStatus::Denied {
-            return Err(ApiError::Approval(Code::ApprovalDenied, "a human denied this request"));
+            return Err(crate::approvals::denied(decided.comment.as_deref()));
         }
         return Ok(Approved::Held(Box::new(decided)));
     }

@@ -1,5 +1,5 @@
 //! Rendering: the templates (embedded in the binary, autoescaped), the headers every page gets,
-//! redirects, the stylesheet under a content-hashed name, and the audit record of a page action.
+//! redirects, the static files under content-hashed names, and the audit record of a page action.
 
 use std::sync::OnceLock;
 
@@ -18,9 +18,34 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("setup.html", include_str!("../../templates/setup.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("home.html", include_str!("../../templates/home.html")),
+    ("approvals.html", include_str!("../../templates/approvals.html")),
+    (
+        "approval_queue.html",
+        include_str!("../../templates/approval_queue.html"),
+    ),
+    ("approval_card.html", include_str!("../../templates/approval_card.html")),
+    ("approval.html", include_str!("../../templates/approval.html")),
 ];
 
-const STYLESHEET: &str = include_str!("../../static/app.css");
+/// The static files pages use: (name, content type, content). Each is served under a
+/// content-hashed path (see `asset_path`), cached for good.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/app.css"),
+    ),
+    (
+        "htmx.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/vendor/htmx-2.0.11.min.js"),
+    ),
+    (
+        "htmx-sse.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/vendor/htmx-ext-sse-2.2.4.min.js"),
+    ),
+];
 
 /// No inline script or style, nothing from elsewhere, never in a frame.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -33,17 +58,43 @@ pub fn templates() -> tera::TeraResult<tera::Tera> {
     Ok(tera)
 }
 
-/// `/static/app-<hash>.css`: a new name whenever the content changes, so it can be cached for good.
-pub fn stylesheet_path() -> &'static str {
-    static PATH: OnceLock<String> = OnceLock::new();
-    PATH.get_or_init(|| format!("/static/app-{}.css", &hex::encode(Sha256::digest(STYLESHEET))[..12]))
+/// Every asset's path, `/static/<stem>-<hash>.<ext>`: a new name whenever the content changes.
+fn asset_paths() -> &'static [String] {
+    static PATHS: OnceLock<Vec<String>> = OnceLock::new();
+    PATHS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|(name, _, content)| {
+                let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
+                format!("/static/{stem}-{}.{ext}", &hex::encode(Sha256::digest(content))[..12])
+            })
+            .collect()
+    })
 }
 
-pub async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/css; charset=utf-8"))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(STYLESHEET)
+/// The path of the asset called `name` (one of `ASSETS`).
+pub fn asset_path(name: &str) -> &'static str {
+    ASSETS
+        .iter()
+        .zip(asset_paths())
+        .find(|((n, _, _), _)| *n == name)
+        .map_or("/static/missing", |(_, p)| p.as_str())
+}
+
+/// Routes for every asset.
+pub fn assets(cfg: &mut actix_web::web::ServiceConfig) {
+    for ((_, content_type, content), path) in ASSETS.iter().zip(asset_paths()) {
+        cfg.route(
+            path,
+            actix_web::web::get().to(move || async move {
+                HttpResponse::Ok()
+                    .insert_header((header::CONTENT_TYPE, *content_type))
+                    .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+                    .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .body(*content)
+            }),
+        );
+    }
 }
 
 fn secure_headers(res: &mut HttpResponse) {
@@ -60,7 +111,16 @@ pub fn page(ctx: &ApproverContext, template: &str, mut context: tera::Context, s
         return HttpResponse::InternalServerError()
             .body("the dashboard templates did not load; see the approver's log");
     };
-    context.insert("stylesheet", stylesheet_path());
+    // Pages for nobody signed in have no user (the layout shows no navigation), and only the
+    // live pages load htmx.
+    for key in ["user", "live"] {
+        if !context.contains_key(key) {
+            context.insert(key, &false);
+        }
+    }
+    context.insert("stylesheet", asset_path("app.css"));
+    context.insert("htmx", asset_path("htmx.js"));
+    context.insert("htmx_sse", asset_path("htmx-sse.js"));
     let mut res = match tera.render(template, &context) {
         Ok(html) => HttpResponse::build(status)
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
@@ -131,7 +191,7 @@ mod tests {
     fn every_template_loads_and_escapes_what_it_is_given() {
         let tera = templates().unwrap();
         let mut c = tera::Context::new();
-        c.insert("stylesheet", stylesheet_path());
+        c.insert("stylesheet", asset_path("app.css"));
         c.insert("username", "<script>alert(1)</script>\"'");
         c.insert("next", "/\"><img src=x>");
         c.insert("error", &Some("<b>bad</b>"));
@@ -143,6 +203,42 @@ mod tests {
         assert!(
             html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;"),
             "{html}"
+        );
+    }
+
+    #[test]
+    fn approval_cards_render_agent_text_as_text() {
+        let tera = templates().unwrap();
+        let card = serde_json::json!({
+            "id": "a1", "status": "pending", "kind": "ssh", "target": "box", "token": "<b>bot</b>",
+            "address": "h:22", "method": "", "path": "", "query": "", "headers": [], "body_sha256": "",
+            "command": "rm -rf / <script>alert(1)</script>", "env": [["X", "\"><svg onload=x>"]],
+            "stdin_sha256": "e3b0", "rule": "r", "reason": "dangerous", "matched": "", "created_at": "t",
+            "expires_at": "t", "expires_in": "1 min 0 s", "decided_by": "", "decided_at": "", "comment": "",
+            "used_at": ""
+        });
+        let mut c = tera::Context::new();
+        c.insert("pending", &vec![card]);
+        c.insert("settled", &Vec::<serde_json::Value>::new());
+        c.insert("may_decide", &true);
+        c.insert("csrf", "tok");
+        let html = tera.render("approval_queue.html", &c).unwrap();
+        assert!(
+            html.contains("rm -rf / &lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<script>") && !html.contains("<svg") && !html.contains("<b>bot"),
+            "{html}"
+        );
+        assert!(
+            html.contains("action=\"/approvals/a1/approve\"") && html.contains("name=\"csrf\" value=\"tok\""),
+            "{html}"
+        );
+        c.insert("may_decide", &false);
+        assert!(
+            !tera.render("approval_queue.html", &c).unwrap().contains("<form"),
+            "a viewer gets no form"
         );
     }
 

@@ -88,3 +88,68 @@ async fn first_run_login_and_logout_in_chromium() {
     b.wait_for("ann (admin)").await;
     b.quit().await;
 }
+
+/// The Approvals page is live: an agent's held request appears without a reload, is approved
+/// with a click, and the agent's repeat runs.
+#[actix_web::test]
+async fn a_held_request_appears_live_and_is_approved_in_chromium() {
+    let up = shellgate_tests::upstream::Upstream::start();
+    let c = Cluster::up().await;
+    let code = run_command(&["setup-code"], &c.env).trim().to_string();
+    let target = c.create_http_target("api", &up.url, None).await;
+    let (_, token) = c.create_token(&[&target]).await;
+    let mut b = Browser::start("approvals").await;
+    b.driver().goto(&format!("{}/setup", c.approver())).await.unwrap();
+    b.wait_for("Set up Shellgate").await;
+    submit(
+        &b,
+        &[
+            ("code", &code),
+            ("username", "ann"),
+            ("password", PASSWORD),
+            ("password_again", PASSWORD),
+        ],
+    )
+    .await;
+    b.wait_for("ann (admin)").await;
+    b.driver().goto(&format!("{}/approvals", c.approver())).await.unwrap();
+    b.wait_for("Nothing waits for a decision").await;
+    // Let the live feed connect before the request it must show.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    b.screenshot("empty-queue").await;
+
+    let gateway = c.gateway();
+    let (held_status, held) = {
+        let mut res = c
+            .http
+            .agent("DELETE", &format!("{gateway}/gateway/api/items/42"), &token)
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = res.json().await.unwrap();
+        (res.status().as_u16(), body)
+    };
+    assert_eq!(held_status, 202, "{held}");
+    let id = held["approval_id"].as_str().unwrap().to_string();
+    b.wait_for(&format!("id=\"approval-{id}\"")).await;
+    b.screenshot("held-request-live").await;
+
+    b.driver()
+        .find(By::Css(format!("#approval-{id} button.approve")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("user:ann").await;
+    b.screenshot("approved").await;
+    let res = c
+        .http
+        .agent("DELETE", &format!("{gateway}/gateway/api/items/42"), &token)
+        .insert_header(("x-shellgate-approval", id.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    b.quit().await;
+}

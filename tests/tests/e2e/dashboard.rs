@@ -379,3 +379,147 @@ async fn repeated_failures_wait_per_account_and_per_address() {
     let page = attempt("ann", "a brand new passphrase").await;
     assert_eq!(page.status, 429, "{}", page.body);
 }
+
+/// An agent's request through the gateway: (status, JSON answer).
+async fn agent(c: &Cluster, method: &str, path: &str, token: &str, approval: Option<&str>) -> (u16, Value) {
+    let mut req = c.http.agent(method, &format!("{}{path}", c.gateway()), token);
+    if let Some(id) = approval {
+        req = req.insert_header(("x-shellgate-approval", id.to_string()));
+    }
+    let mut res = req.send().await.unwrap();
+    let body = read_body(&mut res).await;
+    (
+        res.status().as_u16(),
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+    )
+}
+
+/// Logs `user` in; the session cookie.
+async fn login(c: &Cluster, user: &str, password: &str) -> String {
+    let page = send(
+        c,
+        "/login",
+        Some(&[("username", user), ("password", password)]),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    page.session()
+}
+
+#[actix_web::test]
+async fn approvals_are_decided_on_the_dashboard_by_those_who_may() {
+    let up = shellgate_tests::upstream::Upstream::start();
+    let c = Cluster::up().await;
+    let ann = first_admin(&c).await;
+    let out = user_cli(
+        &c,
+        &["create", "--name", "vic", "--role", "viewer"],
+        "a long one for the viewer\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let vic = login(&c, "vic", "a long one for the viewer").await;
+    let target = c.create_http_target("api", &up.url, None).await;
+    let (_, token) = c.create_token(&[&target]).await;
+
+    // Held by the guard: on the page, with exactly what would run.
+    let (status, held) = agent(&c, "DELETE", "/gateway/api/items/7?force=1", &token, None).await;
+    assert_eq!(status, 202, "{held}");
+    let id = held["approval_id"].as_str().unwrap().to_string();
+    let page = send(&c, "/approvals", None, Some(&ann), &[]).await;
+    assert_eq!(page.status, 200);
+    for needle in [
+        &id,
+        "DELETE /items/7?force=1",
+        "api",
+        "Approve",
+        "Deny",
+        "sse-connect=\"/approvals/events\"",
+    ] {
+        assert!(page.body.contains(needle), "{needle}: {}", page.body);
+    }
+    // The live feed answers only a session.
+    assert_eq!(send(&c, "/approvals/events", None, None, &[]).await.status, 303);
+
+    // Not signed in: to the login page, and back to the approval after it.
+    let detail = format!("/approvals/{id}");
+    let page = send(&c, &detail, None, None, &[]).await;
+    let next = format!("/login?next=%2Fapprovals%2F{id}");
+    assert_eq!(page.location.as_deref(), Some(next.as_str()));
+    let form = [("username", "ann"), ("password", PASSWORD), ("next", detail.as_str())];
+    let page = send(&c, "/login", Some(&form), None, &[]).await;
+    assert_eq!(page.location.as_deref(), Some(detail.as_str()));
+
+    // A viewer sees it but cannot decide.
+    let page = send(&c, "/approvals", None, Some(&vic), &[]).await;
+    assert!(
+        page.body.contains(&id) && !page.body.contains("Approve</button>"),
+        "{}",
+        page.body
+    );
+    let vic_csrf = csrf(&page.body);
+    let decide = format!("/approvals/{id}/approve");
+    let page = send(&c, &decide, Some(&[("csrf", vic_csrf.as_str())]), Some(&vic), &[]).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    // Without the session's CSRF token, nobody decides.
+    let page = send(&c, &decide, Some(&[("csrf", vic_csrf.as_str())]), Some(&ann), &[]).await;
+    assert_eq!(page.status, 403);
+    assert_eq!(c.held_approval(&held).await["status"], "pending");
+
+    // The admin denies with a comment: the agent is told why.
+    let ann_csrf = csrf(&send(&c, "/approvals", None, Some(&ann), &[]).await.body);
+    let deny = format!("/approvals/{id}/deny");
+    let form = [
+        ("csrf", ann_csrf.as_str()),
+        ("comment", "not on a Friday <b>please</b>"),
+    ];
+    let page = send(&c, &deny, Some(&form), Some(&ann), &[]).await;
+    assert_eq!(page.location.as_deref(), Some(detail.as_str()));
+    let page = send(&c, &detail, None, Some(&ann), &[]).await;
+    assert!(
+        page.body.contains("user:ann") && page.body.contains("not on a Friday &lt;b&gt;please&lt;/b&gt;"),
+        "{}",
+        page.body
+    );
+    let (status, answer) = agent(&c, "DELETE", "/gateway/api/items/7?force=1", &token, Some(&id)).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("approval_denied")),
+        "{answer}"
+    );
+    assert!(
+        answer["message"].as_str().unwrap().contains("not on a Friday"),
+        "{answer}"
+    );
+    // Deciding twice: refused, clearly.
+    let page = send(&c, &decide, Some(&[("csrf", ann_csrf.as_str())]), Some(&ann), &[]).await;
+    assert_eq!(page.status, 409, "{}", page.body);
+
+    // Approved on the dashboard: the agent's repeat runs once.
+    let (_, held) = agent(&c, "DELETE", "/gateway/api/items/8", &token, None).await;
+    let id = held["approval_id"].as_str().unwrap().to_string();
+    let page = send(
+        &c,
+        &format!("/approvals/{id}/approve"),
+        Some(&[("csrf", ann_csrf.as_str())]),
+        Some(&ann),
+        &[],
+    )
+    .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let before = up.controls.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        agent(&c, "DELETE", "/gateway/api/items/8", &token, Some(&id)).await.0,
+        200
+    );
+    assert_eq!(
+        agent(&c, "DELETE", "/gateway/api/items/8", &token, Some(&id)).await.0,
+        403
+    );
+    assert_eq!(
+        up.controls.requests.load(std::sync::atomic::Ordering::SeqCst),
+        before + 1
+    );
+    assert_eq!(c.held_approval(&held).await["decidedBy"], "user:ann");
+}

@@ -38,6 +38,7 @@ pub async fn overview(ctx: web::Data<Arc<ApproverContext>>, req: HttpRequest) ->
     c.insert("user", &session.user.username);
     c.insert("role", session.user.role.as_str());
     c.insert("csrf", &keys.csrf_token(&session.id));
+    c.insert("page", "overview");
     c.insert("pending", &pending);
     c.insert("targets", &targets);
     c.insert("tokens", &tokens);

@@ -47,17 +47,29 @@ async fn decide(
     approve: bool,
 ) -> Result<HttpResponse, ApiError> {
     let id: ApprovalId = parse_id(id)?;
-    if body.comment.as_ref().is_some_and(|c| c.chars().count() > 2000) {
+    let by = format!("admin-key:{}", admin.name);
+    let view = record_decision(ctx, id, approve, &by, body.comment.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// A human's decision, from the API or the dashboard (`by` names who): stored, audited and
+/// announced on NATS.
+pub(crate) async fn record_decision(
+    ctx: &ApproverContext,
+    id: ApprovalId,
+    approve: bool,
+    by: &str,
+    comment: Option<&str>,
+) -> Result<ApprovalView, ApiError> {
+    if comment.is_some_and(|c| c.chars().count() > 2000) {
         return Err(ApiError::validation(
             "invalid_comment",
             "comment is at most 2000 characters",
         ));
     }
-    let by = format!("admin-key:{}", admin.name);
+    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
     let mut conn = ctx.conn().await?;
-    let Some(decided) =
-        queries::approvals::decide_approval(&mut conn, id, approve, &by, body.comment.as_deref()).await?
-    else {
+    let Some(decided) = queries::approvals::decide_approval(&mut conn, id, approve, by, comment).await? else {
         let current = queries::approvals::find_approval(&mut conn, id)
             .await?
             .ok_or(ApiError::NotFound("approval"))?;
@@ -80,12 +92,12 @@ async fn decide(
     } else {
         (ApprovalEventKind::Denied, Outcome::Denied)
     };
-    ctx.audit.publish(AuditEvent::for_approval(&view, outcome, Some(&by)));
+    ctx.audit.publish(AuditEvent::for_approval(&view, outcome, Some(by)));
     let announced = ApprovalEvent::new(event, view.clone());
     if let Err(e) = ctx.bus.publish_approval_event(&announced).await {
         // The decision stands (Postgres is the truth); waiting agents see it on their next poll.
         tracing::error!(error = %e, approval_id = %id, "cannot announce approval decision");
     }
     tracing::info!(approval_id = %id, decision = %event, by = %by, "approval decided");
-    Ok(HttpResponse::Ok().json(view))
+    Ok(view)
 }

@@ -15,6 +15,12 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 /// `GET /api/approvals/stream`: Server-Sent Events, one per approval event (`requested`,
 /// `approved`, `denied`, `expired`, `used`) as it is published on NATS.
 pub async fn stream_approvals(_admin: Admin, ctx: web::Data<Arc<ApproverContext>>) -> Result<HttpResponse, ApiError> {
+    approval_events(&ctx).await
+}
+
+/// The live feed of approval events as an SSE response (for the API and the dashboard): the event
+/// name is the kind, the data the approval.
+pub(crate) async fn approval_events(ctx: &ApproverContext) -> Result<HttpResponse, ApiError> {
     let sub = ctx
         .bus
         .client
