@@ -12,11 +12,11 @@ use shellgate_shared::db::models::NewApproval;
 use shellgate_shared::db::queries;
 use shellgate_shared::error::Code;
 use shellgate_shared::ids::{ApprovalId, TargetId, TokenId};
-use shellgate_shared::states::TargetKind;
 use time::OffsetDateTime;
 
 use crate::context::GatewayContext;
 use crate::error::ApiError;
+use crate::gate::Bound;
 
 /// What the guard said, as an approval records it.
 pub struct Ruling {
@@ -35,11 +35,15 @@ pub async fn create_approval(
     ctx: &GatewayContext,
     token_id: TokenId,
     target_id: TargetId,
-    kind: TargetKind,
-    request: serde_json::Value,
-    request_hash: String,
+    bound: Bound,
     ruling: Ruling,
 ) -> Result<ApprovalView, ApiError> {
+    let Bound {
+        kind,
+        request,
+        hash: request_hash,
+        excerpt: body_excerpt,
+    } = bound;
     let new = NewApproval {
         id: ApprovalId::new(),
         token_id,
@@ -51,6 +55,7 @@ pub async fn create_approval(
         reason: ruling.reason,
         matched: ruling.matched,
         expires_at: OffsetDateTime::now_utc() + ctx.approval_ttl,
+        body_excerpt,
     };
     let row = {
         let mut conn = ctx.db.get().await.map_err(db_unavailable)?;

@@ -239,6 +239,7 @@ pub async fn gate_http(
         kind: TargetKind::Http,
         request,
         hash,
+        excerpt: shellgate_shared::approval::excerpt(&body),
     };
     Ok(
         match approve(ctx, ask, principal, grant, &decision, bound, detail).await? {
@@ -260,6 +261,8 @@ pub struct Bound {
     pub kind: TargetKind,
     pub request: serde_json::Value,
     pub hash: String,
+    /// The beginning of the body or stdin, for the humans deciding (not bound: the hash is).
+    pub excerpt: Option<String>,
 }
 
 /// How an `approve` verdict was settled.
@@ -285,7 +288,12 @@ pub async fn approve(
     bound: Bound,
     detail: &mut serde_json::Value,
 ) -> Result<Approved, ApiError> {
-    let Bound { kind, request, hash } = bound;
+    let Bound {
+        kind,
+        request,
+        hash,
+        excerpt,
+    } = bound;
     let token_id = principal.token_id();
     if let Some(id) = &ask.approval {
         let id = (*id).map_err(|message| ApiError::BadRequest(Code::InvalidApprovalId, message))?;
@@ -312,7 +320,13 @@ pub async fn approve(
         reason: decision.reason.clone(),
         matched: decision.matched.clone(),
     };
-    let approval = create_approval(ctx, token_id, grant.target_id, kind, request, hash.clone(), ruling).await?;
+    let bound = Bound {
+        kind,
+        request,
+        hash: hash.clone(),
+        excerpt,
+    };
+    let approval = create_approval(ctx, token_id, grant.target_id, bound, ruling).await?;
     detail["approvalId"] = json!(approval.id);
     if !ask.wait.is_zero() {
         let decided = wait_for_decision(ctx, approval.id, token_id, ask.wait).await?;

@@ -160,6 +160,10 @@ pub(crate) async fn start(
                 kind: TargetKind::Ssh,
                 request,
                 hash,
+                excerpt: spec
+                    .stdin
+                    .as_deref()
+                    .and_then(|s| shellgate_shared::approval::excerpt(s.as_bytes())),
             };
             match approve(ctx, ask, principal, grant, &decision, bound, &mut draft.event.detail).await? {
                 Approved::Run {

@@ -67,6 +67,32 @@ impl From<Approval> for ApprovalView {
     }
 }
 
+/// Longest excerpt of a held body or stdin shown to the humans deciding.
+pub const EXCERPT_BYTES: usize = 2048;
+
+/// The beginning of a held body or stdin as a human reads it: text up to `EXCERPT_BYTES` (cut at a
+/// character, marked `…`), or a note for binary content; `None` when empty.
+pub fn excerpt(bytes: &[u8]) -> Option<String> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let head = &bytes[..bytes.len().min(EXCERPT_BYTES)];
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // Cut inside a character: the valid part.
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+        Err(_) => return Some(format!("(binary, {} bytes)", bytes.len())),
+    };
+    if text.contains('\0') {
+        return Some(format!("(binary, {} bytes)", bytes.len()));
+    }
+    Some(if text.len() < bytes.len() {
+        format!("{text}… ({} bytes in all)", bytes.len())
+    } else {
+        text.to_string()
+    })
+}
+
 /// The target an approval is bound to: its id and kind, and the address it had when the request
 /// was held (HTTP: the base URL; SSH: `user@host:port`). A request to another target, or to this
 /// one after an admin changed its address, does not match the approval.
@@ -168,6 +194,21 @@ mod tests {
     ) -> String {
         let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         canonical_http(target, method, path, Some(query), &headers, body).1
+    }
+
+    #[test]
+    fn excerpts_are_text_cut_at_a_character_or_a_note() {
+        assert_eq!(excerpt(b""), None);
+        assert_eq!(excerpt(br#"{"a":1}"#).as_deref(), Some(r#"{"a":1}"#));
+        assert_eq!(excerpt(&[0xff, 0xfe, 0]).as_deref(), Some("(binary, 3 bytes)"));
+        assert_eq!(excerpt(b"a\0b").as_deref(), Some("(binary, 3 bytes)"));
+        let long = "é".repeat(EXCERPT_BYTES);
+        let cut = excerpt(long.as_bytes()).unwrap();
+        assert!(
+            cut.starts_with("éé") && cut.ends_with(&format!("… ({} bytes in all)", long.len())),
+            "{cut}"
+        );
+        assert!(cut.len() < EXCERPT_BYTES + 40);
     }
 
     #[test]

@@ -212,6 +212,7 @@ mod tests {
         let card = serde_json::json!({
             "id": "a1", "status": "pending", "kind": "ssh", "target": "box", "token": "<b>bot</b>",
             "address": "h:22", "method": "", "path": "", "query": "", "headers": [], "body_sha256": "",
+            "excerpt": "</pre><script>x</script>",
             "command": "rm -rf / <script>alert(1)</script>", "env": [["X", "\"><svg onload=x>"]],
             "stdin_sha256": "e3b0", "rule": "r", "reason": "dangerous", "matched": "", "created_at": "t",
             "expires_at": "t", "expires_in": "1 min 0 s", "decided_by": "", "decided_at": "", "comment": "",

@@ -208,6 +208,7 @@ mod tests {
             decided_by: None,
             decision_comment: None,
             used_at: None,
+            body_excerpt: None,
         };
         (a, token, target)
     }

@@ -209,6 +209,8 @@ pub struct Approval {
     pub decided_by: Option<String>,
     pub decision_comment: Option<String>,
     pub used_at: Option<OffsetDateTime>,
+    /// The beginning of the held body or stdin, for the dashboard (see `approval::excerpt`).
+    pub body_excerpt: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -224,6 +226,7 @@ pub struct NewApproval {
     pub reason: String,
     pub matched: Option<String>,
     pub expires_at: OffsetDateTime,
+    pub body_excerpt: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -109,6 +109,7 @@ diesel::table! {
         decided_by -> Nullable<Text>,
         decision_comment -> Nullable<Text>,
         used_at -> Nullable<Timestamptz>,
+        body_excerpt -> Nullable<Text>,
     }
 }
 

@@ -439,6 +439,22 @@ async fn approvals_are_decided_on_the_dashboard_by_those_who_may() {
     ] {
         assert!(page.body.contains(needle), "{needle}: {}", page.body);
     }
+    // A held body is shown (its beginning, as text), never as markup.
+    let mut res = c
+        .http
+        .agent("DELETE", &format!("{}/gateway/api/items/9", c.gateway()), &token)
+        .send_body(r#"{"why": "cleanup <script>alert(1)</script>"}"#)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202, "{:?}", res.body().await);
+    let page = send(&c, "/approvals", None, Some(&ann), &[]).await;
+    assert!(
+        page.body
+            .contains("{&quot;why&quot;: &quot;cleanup &lt;script&gt;alert(1)&lt;/script&gt;&quot;}"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<script>alert"));
     // The live feed answers only a session.
     assert_eq!(send(&c, "/approvals/events", None, None, &[]).await.status, 303);
 

@@ -13,6 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shellgate_shared::approval::{ApprovalStatus, ApprovalView};
+use shellgate_shared::db::models::Approval;
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::{ApprovalId, TargetId, TokenId};
 use shellgate_shared::states::{TargetKind, UserRole};
@@ -43,6 +44,8 @@ struct Card {
     query: String,
     headers: Vec<(String, String)>,
     body_sha256: String,
+    /// The beginning of the body (HTTP) or stdin (SSH).
+    excerpt: String,
     command: String,
     env: Vec<(String, String)>,
     stdin_sha256: String,
@@ -89,7 +92,9 @@ fn when(t: Option<OffsetDateTime>) -> String {
 }
 
 impl Card {
-    fn new(a: &ApprovalView, targets: &HashMap<TargetId, String>, tokens: &HashMap<TokenId, String>) -> Self {
+    fn new(row: Approval, targets: &HashMap<TargetId, String>, tokens: &HashMap<TokenId, String>) -> Self {
+        let excerpt = row.body_excerpt.clone().unwrap_or_default();
+        let a = &ApprovalView::from(row);
         let r = &a.request;
         let left = (a.expires_at - OffsetDateTime::now_utc()).whole_seconds();
         Self {
@@ -114,6 +119,7 @@ impl Card {
                 Vec::new()
             },
             body_sha256: text(r, "bodySha256"),
+            excerpt,
             command: text(r, "command"),
             env: if a.kind == TargetKind::Ssh {
                 pairs(&r["env"])
@@ -164,7 +170,7 @@ async fn signed_in(ctx: &ApproverContext, req: &HttpRequest) -> Result<Session, 
 }
 
 /// The cards of these approvals, with target and token names.
-async fn cards(ctx: &ApproverContext, list: Vec<ApprovalView>) -> Result<Vec<Card>, ApiError> {
+async fn cards(ctx: &ApproverContext, list: Vec<Approval>) -> Result<Vec<Card>, ApiError> {
     let mut conn = ctx.conn().await?;
     let targets: HashMap<TargetId, String> = queries::targets::list_targets(&mut conn)
         .await?
@@ -176,7 +182,7 @@ async fn cards(ctx: &ApproverContext, list: Vec<ApprovalView>) -> Result<Vec<Car
         .into_iter()
         .map(|t| (t.id, t.name))
         .collect();
-    Ok(list.iter().map(|a| Card::new(a, &targets, &tokens)).collect())
+    Ok(list.into_iter().map(|a| Card::new(a, &targets, &tokens)).collect())
 }
 
 async fn queue(ctx: &ApproverContext) -> Result<(Vec<Card>, Vec<Card>), ApiError> {
@@ -192,8 +198,8 @@ async fn queue(ctx: &ApproverContext) -> Result<(Vec<Card>, Vec<Card>), ApiError
             .collect();
         (pending, settled)
     };
-    let pending = cards(ctx, pending.into_iter().map(ApprovalView::from).collect()).await?;
-    let settled = cards(ctx, settled.into_iter().map(ApprovalView::from).collect()).await?;
+    let pending = cards(ctx, pending).await?;
+    let settled = cards(ctx, settled).await?;
     Ok((pending, settled))
 }
 
@@ -270,7 +276,7 @@ pub async fn detail(ctx: web::Data<Arc<ApproverContext>>, req: HttpRequest, path
         Ok::<_, ApiError>(queries::approvals::find_approval(&mut conn, id).await?)
     };
     let approval = match found.await {
-        Ok(Some(a)) => ApprovalView::from(a),
+        Ok(Some(a)) => a,
         Ok(None) => {
             return view::message(
                 &ctx,
