@@ -45,7 +45,10 @@ pub async fn record_changes(
     {
         let actor = res.request().extensions().get::<Admin>().map(|a| AdminActor {
             key_id: a.key_id,
-            name: a.name.clone(),
+            name: match a.key_id {
+                Some(_) => a.name.clone(),
+                None => format!("user:{}", a.name),
+            },
         });
         let code = res.response().extensions().get::<ErrorCode>().map(|c| c.0);
         ctx.audit.publish(AuditEvent::for_admin_change(

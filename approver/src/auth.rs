@@ -1,4 +1,8 @@
-//! Admin authentication: `Authorization: Bearer sga_…`, checked against the stored hashes.
+//! Who calls the management API: an admin key (`Authorization: Bearer sga_…`, checked against the
+//! stored hashes), or — without an `Authorization` header — a dashboard session. A session's
+//! changes (any method but GET/HEAD) need its CSRF token in `X-CSRF-Token` and our own origin,
+//! and its user's role allows them: admins everything, approvers reading and deciding approvals,
+//! viewers reading.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -6,21 +10,83 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use shellgate_shared::crypto::{ADMIN_KEY_PREFIX, bearer_secret, hash_secret};
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::AdminKeyId;
+use shellgate_shared::states::UserRole;
 
 use crate::context::ApproverContext;
 use crate::error::ApiError;
 
-/// An authenticated admin (an API key, later also a dashboard session).
+/// An authenticated caller of the management API: an admin key, or a dashboard user.
 #[derive(Debug, Clone)]
 pub struct Admin {
-    pub key_id: AdminKeyId,
+    /// The admin key; `None` for a dashboard user.
+    pub key_id: Option<AdminKeyId>,
+    /// The key's name, or the user's.
     pub name: String,
+}
+
+impl Admin {
+    /// Who, as recorded with a decision: `<key_prefix>:<key name>`, or `user:<name>`.
+    pub fn by(&self, key_prefix: &str) -> String {
+        match self.key_id {
+            Some(_) => format!("{key_prefix}:{}", self.name),
+            None => format!("user:{}", self.name),
+        }
+    }
+}
+
+/// Whether a dashboard user's role allows this API request.
+fn role_allows(role: UserRole, method: &Method, path: &str) -> bool {
+    let decision = path
+        .strip_prefix("/api/approvals/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(id, what)| !id.is_empty() && matches!(what, "approve" | "deny"));
+    match role {
+        UserRole::Admin => true,
+        _ if matches!(*method, Method::GET | Method::HEAD) => true,
+        UserRole::Approver => *method == Method::POST && decision,
+        UserRole::Viewer => false,
+    }
+}
+
+/// The request's dashboard session as an API caller, when it carries one its role allows.
+async fn session_caller(ctx: &ApproverContext, req: &HttpRequest) -> Result<Option<Admin>, ApiError> {
+    let Some(keys) = ctx.dashboard.keys.as_ref() else {
+        return Ok(None);
+    };
+    let Some(session) = crate::dashboard::session::current(ctx, keys, req).await? else {
+        return Ok(None);
+    };
+    let reading = matches!(*req.method(), Method::GET | Method::HEAD);
+    if !reading {
+        let token = req
+            .headers()
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !crate::dashboard::csrf::same_origin(req) || !keys.csrf_matches(&session.id, token) {
+            return Err(ApiError::Forbidden(
+                "csrf_token_invalid",
+                "a change made with a dashboard session needs its CSRF token (X-CSRF-Token) and this site's origin"
+                    .into(),
+            ));
+        }
+    }
+    if !role_allows(session.user.role, req.method(), req.path()) {
+        return Err(ApiError::Forbidden(
+            "role_forbidden",
+            format!("the role {} may not do this", session.user.role.as_str()),
+        ));
+    }
+    Ok(Some(Admin {
+        key_id: None,
+        name: session.user.username,
+    }))
 }
 
 impl FromRequest for Admin {
@@ -40,19 +106,19 @@ impl FromRequest for Admin {
     }
 }
 
-/// Checks the request's admin key; on success the admin is kept in the request's extensions
+/// Checks the request's admin key (or dashboard session); on success the caller is kept in the request's extensions
 /// (for the handler, and for the admin audit, which records who made each change).
 pub async fn authenticate(req: &HttpRequest) -> Result<Admin, ApiError> {
     let ctx = req
         .app_data::<web::Data<Arc<ApproverContext>>>()
         .cloned()
         .ok_or_else(|| ApiError::Internal("approver context missing".into()))?;
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or(ApiError::MissingKey)?
-        .to_str()
-        .map_err(|_| ApiError::InvalidKey)?;
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        let admin = session_caller(&ctx, req).await?.ok_or(ApiError::MissingKey)?;
+        req.extensions_mut().insert(admin.clone());
+        return Ok(admin);
+    };
+    let value = value.to_str().map_err(|_| ApiError::InvalidKey)?;
     let key = bearer_secret(value, ADMIN_KEY_PREFIX).ok_or(ApiError::InvalidKey)?;
     let found = {
         let mut conn = ctx.conn().await?;
@@ -60,7 +126,7 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Admin, ApiError> {
     };
     let key = found.ok_or(ApiError::InvalidKey)?;
     let admin = Admin {
-        key_id: key.id,
+        key_id: Some(key.id),
         name: key.name,
     };
     req.extensions_mut().insert(admin.clone());

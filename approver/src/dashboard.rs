@@ -8,10 +8,10 @@
 //! CSRF tokens derived from the same secret, and login limits (per client address in this
 //! replica's memory, per account name in Postgres for all replicas). See docs/dashboard.md.
 
-mod csrf;
+pub(crate) mod csrf;
 mod pages;
 pub mod password;
-mod session;
+pub(crate) mod session;
 pub mod setup_code;
 mod view;
 
@@ -34,7 +34,7 @@ const LOGINS_PER_MINUTE: NonZeroU32 = NonZeroU32::MIN.saturating_add(9);
 /// What the pages share, built once per approver.
 pub struct Dashboard {
     tera: Option<tera::Tera>,
-    keys: Option<SessionKeys>,
+    pub(crate) keys: Option<SessionKeys>,
     logins: DefaultKeyedRateLimiter<IpAddr>,
     /// A session unused this long ends.
     pub idle: Duration,

@@ -20,6 +20,9 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{1}")]
     Conflict(&'static str, String),
+    /// Authenticated, but not allowed (a dashboard user's role, a missing CSRF token).
+    #[error("{1}")]
+    Forbidden(&'static str, String),
     #[error("database unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -35,7 +38,7 @@ impl ApiError {
         match self {
             ApiError::MissingKey => "missing_admin_key",
             ApiError::InvalidKey => "invalid_admin_key",
-            ApiError::Validation(code, _) | ApiError::Conflict(code, _) => code,
+            ApiError::Validation(code, _) | ApiError::Conflict(code, _) | ApiError::Forbidden(code, _) => code,
             ApiError::InvalidId => "invalid_id",
             ApiError::NotFound(_) => "not_found",
             ApiError::Unavailable => "unavailable",
@@ -57,6 +60,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(..) | ApiError::InvalidId => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(..) => StatusCode::CONFLICT,
+            ApiError::Forbidden(..) => StatusCode::FORBIDDEN,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -539,3 +539,144 @@ async fn approvals_are_decided_on_the_dashboard_by_those_who_may() {
     );
     assert_eq!(c.held_approval(&held).await["decidedBy"], "user:ann");
 }
+
+/// A management API call made with a dashboard session (cookie, optional CSRF token): (status, JSON).
+async fn api(
+    c: &Cluster,
+    method: &str,
+    path: &str,
+    session: &str,
+    csrf: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = c
+        .http
+        .request(method, &format!("{}{path}", c.approver()))
+        .insert_header(("cookie", session.to_string()));
+    if let Some(token) = csrf {
+        req = req.insert_header(("x-csrf-token", token.to_string()));
+    }
+    let mut res = match body {
+        Some(b) => req.send_json(&b).await,
+        None => req.send().await,
+    }
+    .unwrap();
+    let bytes = read_body(&mut res).await;
+    (
+        res.status().as_u16(),
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[actix_web::test]
+async fn the_api_takes_a_session_with_its_csrf_token_within_its_role() {
+    let up = shellgate_tests::upstream::Upstream::start();
+    let c = Cluster::up().await;
+    let ann = first_admin(&c).await;
+    for (name, role) in [("vic", "viewer"), ("ada", "approver")] {
+        let out = user_cli(
+            &c,
+            &["create", "--name", name, "--role", role],
+            "a long password for the role\n",
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let vic = login(&c, "vic", "a long password for the role").await;
+    let ada = login(&c, "ada", "a long password for the role").await;
+    let token_of = |body: &str| csrf(body);
+    let ann_csrf = token_of(&send(&c, "/", None, Some(&ann), &[]).await.body);
+    let vic_csrf = token_of(&send(&c, "/", None, Some(&vic), &[]).await.body);
+    let ada_csrf = token_of(&send(&c, "/", None, Some(&ada), &[]).await.body);
+
+    // Reading needs only the session; a change also needs its CSRF token and our origin.
+    assert_eq!(api(&c, "GET", "/api/tokens", &ann, None, None).await.0, 200);
+    let new_target = serde_json::json!({"name": "api", "baseUrl": up.url});
+    let (status, v) = api(&c, "POST", "/api/targets", &ann, None, Some(new_target.clone())).await;
+    assert_eq!((status, v["error"].as_str()), (403, Some("csrf_token_invalid")), "{v}");
+    let (status, v) = api(
+        &c,
+        "POST",
+        "/api/targets",
+        &ann,
+        Some(&vic_csrf),
+        Some(new_target.clone()),
+    )
+    .await;
+    assert_eq!(status, 403, "another session's token: {v}");
+    let (status, target) = api(&c, "POST", "/api/targets", &ann, Some(&ann_csrf), Some(new_target)).await;
+    assert_eq!(status, 201, "{target}");
+    let (status, token) = api(
+        &c,
+        "POST",
+        "/api/tokens",
+        &ann,
+        Some(&ann_csrf),
+        Some(serde_json::json!({"name": "bot", "targetIds": [target["id"]]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{token}");
+    let token = token["token"].as_str().unwrap().to_string();
+
+    // A viewer reads but changes nothing; an approver decides approvals and nothing else.
+    assert_eq!(api(&c, "GET", "/api/targets", &vic, None, None).await.0, 200);
+    let (status, v) = api(
+        &c,
+        "DELETE",
+        &format!("/api/targets/{}", target["id"].as_str().unwrap()),
+        &vic,
+        Some(&vic_csrf),
+        None,
+    )
+    .await;
+    assert_eq!((status, v["error"].as_str()), (403, Some("role_forbidden")), "{v}");
+    let (status, v) = api(
+        &c,
+        "POST",
+        "/api/tokens",
+        &ada,
+        Some(&ada_csrf),
+        Some(serde_json::json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!((status, v["error"].as_str()), (403, Some("role_forbidden")), "{v}");
+    let (_, held) = agent(&c, "DELETE", "/gateway/api/items/1", &token, None).await;
+    let id = held["approval_id"].as_str().unwrap();
+    let (status, v) = api(
+        &c,
+        "POST",
+        &format!("/api/approvals/{id}/approve"),
+        &vic,
+        Some(&vic_csrf),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{v}");
+    let (status, v) = api(
+        &c,
+        "POST",
+        &format!("/api/approvals/{id}/approve"),
+        &ada,
+        Some(&ada_csrf),
+        None,
+    )
+    .await;
+    assert_eq!((status, v["decidedBy"].as_str()), (200, Some("user:ada")), "{v}");
+
+    // Without a session or a key: as before.
+    let res = c
+        .http
+        .request("GET", &format!("{}/api/tokens", c.approver()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // The admin audit names the user.
+    let rows = c
+        .wait_for_audit("kind=admin", 1, std::time::Duration::from_secs(10))
+        .await;
+    assert!(
+        rows.iter()
+            .any(|r| r["path"] == "/api/targets" && r["detail"]["actor"] == "user:ann"),
+        "{rows:?}"
+    );
+}

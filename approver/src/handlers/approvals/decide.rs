@@ -47,7 +47,7 @@ async fn decide(
     approve: bool,
 ) -> Result<HttpResponse, ApiError> {
     let id: ApprovalId = parse_id(id)?;
-    let by = format!("admin-key:{}", admin.name);
+    let by = admin.by("admin-key");
     let view = record_decision(ctx, id, approve, &by, body.comment.as_deref()).await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -62,7 +62,7 @@ pub async fn accept_host_key(
 ) -> Result<HttpResponse, ApiError> {
     let id: TargetId = parse_id(&path)?;
     ssh_target(&ctx, id).await?;
-    let by = format!("admin:{}", admin.name);
+    let by = admin.by("admin");
     let mut conn = ctx.conn().await?;
     let key = match (&body.fingerprint, &body.public_key) {
         (Some(fp), None) => queries::host_keys::accept_fingerprint(&mut conn, id, fp.trim(), &by)

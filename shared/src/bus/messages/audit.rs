@@ -148,7 +148,8 @@ impl AuditEvent {
 /// The admin who made a change (an API key; later also a dashboard session).
 #[derive(Debug, Clone)]
 pub struct AdminActor {
-    pub key_id: AdminKeyId,
+    /// The admin key used; `None` for a dashboard user (whose name is then `user:<name>`).
+    pub key_id: Option<AdminKeyId>,
     pub name: String,
 }
 
@@ -189,7 +190,7 @@ impl AuditEvent {
             error_code: error_code.map(str::to_string),
             detail: serde_json::json!({
                 "actor": actor.as_ref().map(|a| a.name.as_str()),
-                "actorKeyId": actor.as_ref().map(|a| a.key_id),
+                "actorKeyId": actor.as_ref().and_then(|a| a.key_id),
             }),
         }
     }
