@@ -142,6 +142,16 @@ pub fn message(ctx: &ApproverContext, status: StatusCode, title: &str, text: &st
     page(ctx, "error.html", c, status)
 }
 
+/// The answer to a form sent from another site (or without the session's CSRF token).
+pub fn refused(ctx: &ApproverContext) -> HttpResponse {
+    message(
+        ctx,
+        StatusCode::FORBIDDEN,
+        "Refused",
+        "This form may only be sent from this site.",
+    )
+}
+
 /// 303 See Other to a path of ours.
 pub fn redirect(location: &str) -> HttpResponse {
     let mut res = HttpResponse::SeeOther()

@@ -217,33 +217,28 @@ fn context(ctx: &ApproverContext, s: &Session, page: &str) -> tera::Context {
 
 /// `GET /approvals`: the page.
 pub async fn list(ctx: web::Data<Arc<ApproverContext>>, req: HttpRequest) -> HttpResponse {
-    let s = match signed_in(&ctx, &req).await {
-        Ok(s) => s,
-        Err(res) => return res,
-    };
-    let Ok((pending, settled)) = queue(&ctx).await else {
-        return unavailable(&ctx);
-    };
-    let mut c = context(&ctx, &s, "approvals");
-    c.insert("pending", &pending);
-    c.insert("settled", &settled);
-    c.insert("live", &true);
-    view::page(&ctx, "approvals.html", c, StatusCode::OK)
+    queue_page(&ctx, &req, "approvals.html").await
 }
 
 /// `GET /approvals/queue`: the list alone, for htmx to swap in on every approval event.
 pub async fn fragment(ctx: web::Data<Arc<ApproverContext>>, req: HttpRequest) -> HttpResponse {
-    let s = match signed_in(&ctx, &req).await {
+    queue_page(&ctx, &req, "approval_queue.html").await
+}
+
+async fn queue_page(ctx: &ApproverContext, req: &HttpRequest, template: &str) -> HttpResponse {
+    let s = match signed_in(ctx, req).await {
         Ok(s) => s,
         Err(res) => return res,
     };
-    let Ok((pending, settled)) = queue(&ctx).await else {
-        return unavailable(&ctx);
+    let Ok((pending, settled)) = queue(ctx).await else {
+        return unavailable(ctx);
     };
-    let mut c = context(&ctx, &s, "approvals");
+    let mut c = context(ctx, &s, "approvals");
     c.insert("pending", &pending);
     c.insert("settled", &settled);
-    view::page(&ctx, "approval_queue.html", c, StatusCode::OK)
+    // The whole page keeps itself current; the fragment is what it swaps in.
+    c.insert("live", &(template == "approvals.html"));
+    view::page(ctx, template, c, StatusCode::OK)
 }
 
 /// `GET /approvals/events`: the approval events as SSE, for the page's live list.
@@ -314,12 +309,7 @@ pub async fn decide(
     };
     let keys = ctx.dashboard.keys.as_ref();
     if !csrf::same_origin(&req) || !keys.is_some_and(|k| k.csrf_matches(&s.id, &form.csrf)) {
-        return view::message(
-            &ctx,
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "This form may only be sent from this site.",
-        );
+        return view::refused(&ctx);
     }
     if !may_decide(s.user.role) {
         view::audit(

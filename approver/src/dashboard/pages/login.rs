@@ -92,12 +92,7 @@ pub async fn submit(
         return not_configured(&ctx);
     };
     if !csrf::same_origin(&req) {
-        return view::message(
-            &ctx,
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "This form may only be sent from this site.",
-        );
+        return view::refused(&ctx);
     }
     let form = form.into_inner();
     let next = view::local_path(form.next.as_deref()).to_string();
@@ -176,12 +171,7 @@ pub async fn logout(
         Err(_) => return unavailable(&ctx),
     };
     if !csrf::same_origin(&req) || !keys.csrf_matches(&session.id, &form.csrf) {
-        return view::message(
-            &ctx,
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "This form may only be sent from this site.",
-        );
+        return view::refused(&ctx);
     }
     if session::end(&ctx, &session.id).await.is_err() {
         return unavailable(&ctx);

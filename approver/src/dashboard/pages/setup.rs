@@ -62,12 +62,7 @@ pub async fn submit(
         return not_configured(&ctx);
     };
     if !csrf::same_origin(&req) {
-        return view::message(
-            &ctx,
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "This form may only be sent from this site.",
-        );
+        return view::refused(&ctx);
     }
     let form = form.into_inner();
     let Some(name) = username(&form.username) else {
