@@ -128,10 +128,14 @@ pub async fn start(
     Ok(cookie(req, value))
 }
 
-/// Ends a session.
-pub async fn end(ctx: &ApproverContext, id: &[u8; 32]) -> Result<(), ApiError> {
+/// Ends a session, or with `everywhere` every session of its user.
+pub async fn end(ctx: &ApproverContext, session: &Session, everywhere: bool) -> Result<(), ApiError> {
     let mut conn = ctx.conn().await?;
-    queries::users::delete_session(&mut conn, &id_hash(id)).await?;
+    if everywhere {
+        queries::users::delete_user_sessions(&mut conn, session.user.id).await?;
+    } else {
+        queries::users::delete_session(&mut conn, &id_hash(&session.id)).await?;
+    }
     Ok(())
 }
 

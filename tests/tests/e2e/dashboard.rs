@@ -276,8 +276,25 @@ async fn sessions_log_in_and_out_with_csrf_and_are_audited() {
         send(&c, "/", None, Some(&session), &[]).await.location.as_deref(),
         Some("/login")
     );
-    // The other session is untouched.
+    // The other session is untouched — until "log out everywhere" from a third one.
     assert_eq!(send(&c, "/", None, Some(&setup_session), &[]).await.status, 200);
+    let third = login(&c, "ann", PASSWORD).await;
+    let token = csrf(&send(&c, "/", None, Some(&third), &[]).await.body);
+    let page = send(
+        &c,
+        "/logout",
+        Some(&[("csrf", token.as_str()), ("everywhere", "1")]),
+        Some(&third),
+        &[],
+    )
+    .await;
+    assert_eq!(page.location.as_deref(), Some("/login"));
+    for s in [&third, &setup_session] {
+        assert_eq!(
+            send(&c, "/", None, Some(s), &[]).await.location.as_deref(),
+            Some("/login")
+        );
+    }
 
     // Every step is in the audit trail, with the user and never a password.
     let rows = c.wait_for_audit("kind=admin", 6, Duration::from_secs(10)).await;

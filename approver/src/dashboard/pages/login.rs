@@ -36,6 +36,8 @@ pub struct LoginForm {
 #[derive(Debug, Deserialize)]
 pub struct LogoutForm {
     csrf: String,
+    /// Set (to anything): end every session of the user, on every device.
+    everywhere: Option<String>,
 }
 
 fn form_page(
@@ -173,7 +175,7 @@ pub async fn logout(
     if !csrf::same_origin(&req) || !keys.csrf_matches(&session.id, &form.csrf) {
         return view::refused(&ctx);
     }
-    if session::end(&ctx, &session.id).await.is_err() {
+    if session::end(&ctx, &session, form.everywhere.is_some()).await.is_err() {
         return unavailable(&ctx);
     }
     view::audit(&ctx, &req, StatusCode::SEE_OTHER, None, &session.user.username);

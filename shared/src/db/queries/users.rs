@@ -173,6 +173,13 @@ pub async fn delete_session(conn: &mut AsyncPgConnection, id_hash: &[u8]) -> Que
     Ok(())
 }
 
+/// Ends every session of a user ("log out everywhere"); how many there were.
+pub async fn delete_user_sessions(conn: &mut AsyncPgConnection, user: UserId) -> QueryResult<usize> {
+    diesel::delete(user_sessions::table.filter(user_sessions::user_id.eq(user)))
+        .execute(conn)
+        .await
+}
+
 /// Failed logins for an account name within `window`: the count (older failures are forgotten)
 /// and when the last one was.
 pub async fn login_failures(
