@@ -36,6 +36,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../static/app.css"),
     ),
     (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app.js"),
+    ),
+    (
         "htmx.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/vendor/htmx-2.0.11.min.js"),
@@ -121,6 +126,7 @@ pub fn page(ctx: &ApproverContext, template: &str, mut context: tera::Context, s
     context.insert("stylesheet", asset_path("app.css"));
     context.insert("htmx", asset_path("htmx.js"));
     context.insert("htmx_sse", asset_path("htmx-sse.js"));
+    context.insert("app_js", asset_path("app.js"));
     let mut res = match tera.render(template, &context) {
         Ok(html) => HttpResponse::build(status)
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
@@ -251,6 +257,17 @@ mod tests {
             !tera.render("approval_queue.html", &c).unwrap().contains("<form"),
             "a viewer gets no form"
         );
+    }
+
+    #[test]
+    fn every_asset_a_page_names_is_served() {
+        for name in ["app.css", "app.js", "htmx.js", "htmx-sse.js"] {
+            let path = asset_path(name);
+            assert!(
+                path.starts_with("/static/") && path != "/static/missing",
+                "{name}: {path}"
+            );
+        }
     }
 
     #[test]

@@ -133,6 +133,23 @@ async fn a_held_request_appears_live_and_is_approved_in_chromium() {
     let id = held["approval_id"].as_str().unwrap().to_string();
     b.wait_for(&format!("id=\"approval-{id}\"")).await;
     b.screenshot("held-request-live").await;
+    // The time left counts down in the page (app.js), also in a list htmx swapped in.
+    let countdown = || async {
+        b.driver()
+            .find(By::Css(format!("#approval-{id} .countdown")))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let first = countdown().await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let later = countdown().await;
+    assert!(
+        first.starts_with("in 14 min") && later != first,
+        "{first:?} then {later:?}"
+    );
 
     b.driver()
         .find(By::Css(format!("#approval-{id} button.approve")))

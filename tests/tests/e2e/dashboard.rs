@@ -444,6 +444,8 @@ async fn approvals_are_decided_on_the_dashboard_by_those_who_may() {
     let (status, held) = agent(&c, "DELETE", "/gateway/api/items/7?force=1", &token, None).await;
     assert_eq!(status, 202, "{held}");
     let id = held["approval_id"].as_str().unwrap().to_string();
+    c.wait_for_audit("outcome=approval_required", 1, std::time::Duration::from_secs(10))
+        .await;
     let page = send(&c, "/approvals", None, Some(&ann), &[]).await;
     assert_eq!(page.status, 200);
     for needle in [
@@ -453,6 +455,10 @@ async fn approvals_are_decided_on_the_dashboard_by_those_who_may() {
         "Approve",
         "Deny",
         "sse-connect=\"/approvals/events\"",
+        "data-expires=",
+        // What else the requesting token has done lately, from the audit trail.
+        "Token's latest",
+        "<code>DELETE /gateway/api/items/7?force=1</code> <span class=\"muted\">approval_required</span>",
     ] {
         assert!(page.body.contains(needle), "{needle}: {}", page.body);
     }

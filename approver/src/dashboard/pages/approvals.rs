@@ -38,6 +38,8 @@ struct Card {
     kind: String,
     target: String,
     token: String,
+    #[serde(skip)]
+    token_id: String,
     address: String,
     method: String,
     path: String,
@@ -59,7 +61,20 @@ struct Card {
     decided_at: String,
     comment: String,
     used_at: String,
+    /// The token's latest actions (pending approvals only): what else this agent has been doing.
+    history: Vec<Action>,
 }
+
+/// One of a token's recent actions, from the audit trail.
+#[derive(Debug, Clone, Serialize)]
+struct Action {
+    at: String,
+    what: String,
+    outcome: String,
+}
+
+/// How many of a token's latest actions a pending approval shows.
+const HISTORY: i64 = 5;
 
 fn text(v: &Value, key: &str) -> String {
     match &v[key] {
@@ -105,6 +120,7 @@ impl Card {
                 .get(&a.target_id)
                 .cloned()
                 .unwrap_or_else(|| a.target_id.to_string()),
+            token_id: a.token_id.to_string(),
             token: tokens
                 .get(&a.token_id)
                 .cloned()
@@ -141,6 +157,7 @@ impl Card {
             decided_at: when(a.decided_at),
             comment: a.comment.clone().unwrap_or_default(),
             used_at: when(a.used_at),
+            history: Vec::new(),
         }
     }
 }
@@ -167,6 +184,41 @@ async fn signed_in(ctx: &ApproverContext, req: &HttpRequest) -> Result<Session, 
         }
         Err(_) => Err(unavailable(ctx)),
     }
+}
+
+/// Each pending card's token's latest actions (one audit query per token).
+async fn add_history(ctx: &ApproverContext, cards: &mut [Card]) -> Result<(), ApiError> {
+    let mut by_token: HashMap<String, Vec<Action>> = HashMap::new();
+    let mut conn = ctx.conn().await?;
+    for card in cards.iter_mut() {
+        if !by_token.contains_key(&card.token_id) {
+            let filter = queries::audit::AuditFilter {
+                token_id: card.token_id.parse().ok(),
+                limit: HISTORY,
+                ..Default::default()
+            };
+            let rows = if filter.token_id.is_some() {
+                queries::audit::list_audit(&mut conn, &filter).await?
+            } else {
+                Vec::new()
+            };
+            let actions = rows
+                .into_iter()
+                .map(|r| Action {
+                    at: when(Some(r.occurred_at)),
+                    what: match (&r.method, &r.path) {
+                        (Some(m), Some(p)) => format!("{m} {p}"),
+                        (None, Some(p)) => p.clone(),
+                        _ => r.kind.as_str().to_string(),
+                    },
+                    outcome: r.outcome.as_str().to_string(),
+                })
+                .collect();
+            by_token.insert(card.token_id.clone(), actions);
+        }
+        card.history = by_token.get(&card.token_id).cloned().unwrap_or_default();
+    }
+    Ok(())
 }
 
 /// The cards of these approvals, with target and token names.
@@ -198,7 +250,8 @@ async fn queue(ctx: &ApproverContext) -> Result<(Vec<Card>, Vec<Card>), ApiError
             .collect();
         (pending, settled)
     };
-    let pending = cards(ctx, pending).await?;
+    let mut pending = cards(ctx, pending).await?;
+    add_history(ctx, &mut pending).await?;
     let settled = cards(ctx, settled).await?;
     Ok((pending, settled))
 }
