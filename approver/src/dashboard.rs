@@ -76,7 +76,7 @@ impl Dashboard {
 
 /// Every page route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use pages::{approvals, home, login, setup};
+    use pages::{approvals, guard, home, login, setup, targets, tokens};
     cfg.route("/", web::get().to(home::overview))
         .route("/approvals", web::get().to(approvals::list))
         .route("/approvals/queue", web::get().to(approvals::fragment))
@@ -86,6 +86,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/approvals/{id}/{decision:approve|deny}",
             web::post().to(approvals::decide),
         )
+        .route("/targets", web::get().to(targets::list))
+        .route("/targets/new", web::get().to(targets::new))
+        .route("/targets/new", web::post().to(targets::create))
+        .route("/targets/{id}", web::get().to(targets::detail))
+        .route("/targets/{id}", web::post().to(targets::edit))
+        .route("/targets/{id}/{state:enable|disable}", web::post().to(targets::switch))
+        .route("/targets/{id}/credential", web::post().to(targets::set_credential))
+        .route(
+            "/targets/{id}/credential/remove",
+            web::post().to(targets::remove_credential),
+        )
+        .route("/targets/{id}/host-keys", web::post().to(targets::accept_host_key))
+        .route(
+            "/targets/{id}/host-keys/{key}/remove",
+            web::post().to(targets::remove_host_key),
+        )
+        .route("/targets/{id}/delete", web::post().to(targets::remove))
+        .route("/tokens", web::get().to(tokens::list))
+        .route("/tokens/new", web::post().to(tokens::create))
+        .route("/tokens/{id}", web::get().to(tokens::detail))
+        .route("/tokens/{id}", web::post().to(tokens::edit))
+        .route("/tokens/{id}/permissions", web::post().to(tokens::permissions))
+        .route("/tokens/{id}/regenerate", web::post().to(tokens::regenerate))
+        .route("/tokens/{id}/revoke", web::post().to(tokens::revoke))
+        .route("/guard", web::get().to(guard::page))
+        .route("/guard/try", web::post().to(guard::try_it))
+        .route("/guard/rules", web::post().to(guard::save))
+        .route("/guard/rules/remove", web::post().to(guard::remove))
         .route("/setup", web::get().to(setup::form))
         .route("/setup", web::post().to(setup::submit))
         .route("/login", web::get().to(login::form))

@@ -34,7 +34,7 @@ impl ApiError {
         ApiError::Validation(code, message.into())
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             ApiError::MissingKey => "missing_admin_key",
             ApiError::InvalidKey => "invalid_admin_key",

@@ -2,7 +2,7 @@
 //! target credentials with the vault *public* key (it cannot open them), announces token and
 //! target changes on NATS so gateways drop their caches, and writes audit events from JetStream
 //! into Postgres. It keeps the approval queue (decisions, expiry, a live feed) and sends approval
-//! notifications (signed webhook, Slack). Later: the dashboard.
+//! notifications (signed webhook, Slack), and serves the dashboard (`dashboard`, docs/dashboard.md).
 
 mod admin_audit;
 mod audit_writer;

@@ -108,6 +108,9 @@ pub struct TargetResponse {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// When an agent last used it (kept to the minute).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 impl TargetResponse {
@@ -128,6 +131,7 @@ impl TargetResponse {
             credential: credential.map(CredentialSummary::from),
             created_at: t.created_at,
             updated_at: t.updated_at,
+            last_used_at: t.last_used_at,
         }
     }
 }

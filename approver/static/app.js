@@ -12,3 +12,13 @@ function tick() {
 
 setInterval(tick, 1000);
 document.addEventListener("DOMContentLoaded", tick);
+
+// A button with `data-copy="<id>"` copies that element's text (the page shows it selectable too).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  const source = button && document.getElementById(button.dataset.copy);
+  if (!source || !navigator.clipboard) return;
+  navigator.clipboard.writeText(source.textContent.trim()).then(() => {
+    button.textContent = "Copied";
+  });
+});

@@ -35,7 +35,7 @@ pub async fn admit(
     let principal = ctx.auth.authenticate(&ctx.db, &ctx.bus, bearer(req)?).await?;
     draft.event.token_id = Some(principal.token_id());
     principal.check_address(draft.event.client_ip.as_deref())?;
-    let grant = admit_principal(&principal, slug, kind, draft)?;
+    let grant = admit_principal(ctx, &principal, slug, kind, draft)?;
     Ok((principal, grant))
 }
 
@@ -43,6 +43,7 @@ pub async fn admit(
 /// `kind`: its grant, or the same 404 for a target that is missing, not granted or of another
 /// kind.
 pub fn admit_principal(
+    ctx: &GatewayContext,
     principal: &Principal,
     slug: &str,
     kind: TargetKind,
@@ -62,5 +63,6 @@ pub fn admit_principal(
     if !grant.enabled {
         return Err(ApiError::TargetDisabled);
     }
+    ctx.auth.record_target_use(&ctx.db, grant.target_id);
     Ok(grant.clone())
 }

@@ -115,6 +115,8 @@ pub struct AuthCache {
     entries: Mutex<HashMap<Vec<u8>, Arc<Principal>>>,
     /// Bumped by every invalidation: a lookup that started before one does not cache its result.
     generation: AtomicU64,
+    /// When this node last recorded each target's use (`targets.last_used_at`).
+    target_use: Mutex<HashMap<TargetId, Instant>>,
 }
 
 /// Upper bound on cached tokens; past it the cache starts over.
@@ -146,6 +148,7 @@ impl AuthCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            target_use: Mutex::new(HashMap::new()),
         }
     }
 
@@ -241,6 +244,32 @@ impl AuthCache {
                     && let Err(e) = queries::tokens::touch_token(&mut conn, id).await
                 {
                     tracing::warn!(error = %e, "cannot record token use");
+                }
+            });
+        }
+    }
+
+    /// Records that an agent was admitted to a target: at most once a minute per target from this
+    /// node (and the database skips the write when another node did it within the minute).
+    pub fn record_target_use(&self, db: &DbPool, target: TargetId) {
+        let due = self.target_use.lock().is_ok_and(|mut seen| {
+            let now = Instant::now();
+            if seen.len() >= MAX_ENTRIES {
+                seen.clear();
+            }
+            let due = seen.get(&target).is_none_or(|t| now.duration_since(*t) >= TOUCH_EVERY);
+            if due {
+                seen.insert(target, now);
+            }
+            due
+        });
+        if due {
+            let db = db.clone();
+            tokio::spawn(async move {
+                if let Ok(mut conn) = db.get().await
+                    && let Err(e) = queries::targets::touch_target(&mut conn, target).await
+                {
+                    tracing::warn!(error = %e, "cannot record target use");
                 }
             });
         }

@@ -342,7 +342,7 @@ pub(crate) async fn send_known(
     if let Some(q) = &request.query {
         check_query(q).map_err(ApiError::UnsafePath)?;
     }
-    let grant = admit_principal(principal, &request.slug, TargetKind::Http, draft)?;
+    let grant = admit_principal(ctx, principal, &request.slug, TargetKind::Http, draft)?;
     let mut body = request.body;
     if body.len() as u64 > ctx.max_body_bytes {
         return Err(ApiError::PayloadTooLarge(ctx.max_body_bytes));

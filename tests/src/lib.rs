@@ -9,6 +9,7 @@ pub mod client;
 pub mod cluster;
 pub mod db;
 pub mod otlp;
+pub mod pages;
 pub mod private_pg;
 pub mod process;
 pub mod sdk;

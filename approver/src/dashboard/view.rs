@@ -25,6 +25,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("approval_card.html", include_str!("../../templates/approval_card.html")),
     ("approval.html", include_str!("../../templates/approval.html")),
+    ("targets.html", include_str!("../../templates/targets.html")),
+    ("target_new.html", include_str!("../../templates/target_new.html")),
+    (
+        "target_credential_fields.html",
+        include_str!("../../templates/target_credential_fields.html"),
+    ),
+    ("target.html", include_str!("../../templates/target.html")),
+    ("tokens.html", include_str!("../../templates/tokens.html")),
+    ("token.html", include_str!("../../templates/token.html")),
+    ("token_secret.html", include_str!("../../templates/token_secret.html")),
+    ("token_fields.html", include_str!("../../templates/token_fields.html")),
+    ("guard.html", include_str!("../../templates/guard.html")),
 ];
 
 /// The static files pages use: (name, content type, content). Each is served under a
@@ -110,15 +122,11 @@ fn secure_headers(res: &mut HttpResponse) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
-/// Renders a page (the stylesheet's path is added to `context`).
-pub fn page(ctx: &ApproverContext, template: &str, mut context: tera::Context, status: StatusCode) -> HttpResponse {
-    let Some(tera) = &ctx.dashboard.tera else {
-        return HttpResponse::InternalServerError()
-            .body("the dashboard templates did not load; see the approver's log");
-    };
+/// What the layout needs besides a page's own values: the assets' paths, and defaults.
+fn layout(context: &mut tera::Context) {
     // Pages for nobody signed in have no user (the layout shows no navigation), and only the
     // live pages load htmx.
-    for key in ["user", "live"] {
+    for key in ["user", "live", "is_admin"] {
         if !context.contains_key(key) {
             context.insert(key, &false);
         }
@@ -127,6 +135,15 @@ pub fn page(ctx: &ApproverContext, template: &str, mut context: tera::Context, s
     context.insert("htmx", asset_path("htmx.js"));
     context.insert("htmx_sse", asset_path("htmx-sse.js"));
     context.insert("app_js", asset_path("app.js"));
+}
+
+/// Renders a page (the layout's values are added to `context`).
+pub fn page(ctx: &ApproverContext, template: &str, mut context: tera::Context, status: StatusCode) -> HttpResponse {
+    let Some(tera) = &ctx.dashboard.tera else {
+        return HttpResponse::InternalServerError()
+            .body("the dashboard templates did not load; see the approver's log");
+    };
+    layout(&mut context);
     let mut res = match tera.render(template, &context) {
         Ok(html) => HttpResponse::build(status)
             .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
@@ -207,7 +224,7 @@ mod tests {
     fn every_template_loads_and_escapes_what_it_is_given() {
         let tera = templates().unwrap();
         let mut c = tera::Context::new();
-        c.insert("stylesheet", asset_path("app.css"));
+        layout(&mut c);
         c.insert("username", "<script>alert(1)</script>\"'");
         c.insert("next", "/\"><img src=x>");
         c.insert("error", &Some("<b>bad</b>"));
@@ -257,6 +274,121 @@ mod tests {
             !tera.render("approval_queue.html", &c).unwrap().contains("<form"),
             "a viewer gets no form"
         );
+    }
+
+    #[test]
+    fn management_pages_render_names_and_values_as_text() {
+        let tera = templates().unwrap();
+        let evil = "<script>alert(1)</script>\"'><img src=x>";
+        let mut c = tera::Context::new();
+        layout(&mut c);
+        for (k, v) in [
+            ("user", "admin"),
+            ("role", "admin"),
+            ("page", "targets"),
+            ("csrf", "tok"),
+            ("kind", "ssh"),
+        ] {
+            c.insert(k, v);
+        }
+        c.insert("is_admin", &true);
+        let target = serde_json::json!({
+            "id": "t1", "slug": "box", "name": evil, "kind": "ssh", "host": evil, "port": 22,
+            "username": evil, "pool": "default", "enabled": true, "description": evil, "queryApi": null,
+            "credential": {"type": "password", "hint": evil, "updatedAt": "t"}, "createdAt": "t",
+            "updatedAt": "t", "lastUsedAt": null
+        });
+        c.insert("target", &target);
+        c.insert("targets", &vec![&target]);
+        c.insert("total", &1);
+        c.insert(
+            "host_keys",
+            &vec![serde_json::json!({"id": "k1", "algorithm": "ssh-ed25519", "fingerprint": evil, "status": "pending", "decidedBy": evil})],
+        );
+        c.insert(
+            "rules",
+            &vec![serde_json::json!({"id": evil, "verdict": "block", "rule": evil})],
+        );
+        c.insert(
+            "entered",
+            &serde_json::json!({"name": evil, "slug": evil, "base_url": evil, "host": evil, "port": evil,
+                "username": evil, "pool": evil, "description": evil, "query_api": "", "credential_type": evil}),
+        );
+        c.insert("error", &Some(evil));
+        let token = serde_json::json!({
+            "id": "k1", "name": evil, "enabled": true, "status": "active", "createdAt": "t", "updatedAt": "t",
+            "expiresAt": null, "revokedAt": null, "lastUsedAt": null, "approvalPolicy": "human",
+            "capabilities": ["http"], "allowedCidrs": [evil], "token": "sg_secret"
+        });
+        c.insert("token", &token);
+        c.insert("tokens", &vec![&token]);
+        c.insert("created", &true);
+        c.insert("gateway", evil);
+        c.insert("capabilities", &vec![("http", true)]);
+        c.insert("policies", &vec!["human"]);
+        c.insert("expiries", &vec![(0, "never")]);
+        c.insert("held", &vec!["http"]);
+        c.insert(
+            "choices",
+            &vec![serde_json::json!({"id": "t1", "slug": "box", "name": evil, "kind": "ssh", "granted": true})],
+        );
+        for template in [
+            "targets.html",
+            "target.html",
+            "target_new.html",
+            "tokens.html",
+            "token.html",
+            "token_secret.html",
+        ] {
+            let html = tera
+                .render(template, &c)
+                .unwrap_or_else(|e| panic!("{template}: {e:?}"));
+            assert!(
+                !html.contains("<script>alert") && !html.contains("<img src=x"),
+                "{template}: {html}"
+            );
+            assert!(
+                html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{template}: {html}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_guard_page_renders_rules_and_trials_as_text() {
+        let tera = templates().unwrap();
+        let evil = "<script>alert(1)</script>\"'><img src=x>";
+        let mut c = tera::Context::new();
+        layout(&mut c);
+        for (k, v) in [
+            ("user", "admin"),
+            ("role", "admin"),
+            ("page", "guard"),
+            ("csrf", "tok"),
+            ("draft", evil),
+        ] {
+            c.insert(k, v);
+        }
+        c.insert("is_admin", &true);
+        c.insert("targets", &vec![evil]);
+        c.insert("scope", &Some(evil));
+        c.insert("scope_kind", &Some("http"));
+        let line = serde_json::json!({"id": evil, "kind": "ssh", "verdict": "block", "reason": evil, "json": evil});
+        c.insert("own", &vec![&line]);
+        c.insert("builtin", &vec![&line]);
+        c.insert(
+            "trial",
+            &serde_json::json!({"kind": "ssh", "command": evil, "stdin": evil, "method": evil, "path": evil,
+                "query": evil, "body": evil, "with_draft": true, "verdict": "block", "rule": evil,
+                "reason": evil, "matched": evil}),
+        );
+        c.insert("error", &Some(evil));
+        let html = tera.render("guard.html", &c).unwrap();
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<img src=x"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
     }
 
     #[test]

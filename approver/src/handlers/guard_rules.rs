@@ -51,12 +51,9 @@ async fn list(ctx: &ApproverContext, target: Option<TargetId>) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(rows.into_iter().map(GuardRuleResponse::from).collect::<Vec<_>>()))
 }
 
-async fn put(
-    ctx: &ApproverContext,
-    target: Option<TargetId>,
-    rule_id: &str,
-    body: serde_json::Value,
-) -> Result<HttpResponse, ApiError> {
+/// Checks a rule (it must compile with the built-in pack, and carry the id it is stored
+/// under), for saving and for the dashboard's "try it".
+pub fn parse_rule(rule_id: &str, body: serde_json::Value) -> Result<Rule, ApiError> {
     let mut body = body;
     // The id may be left out of the body: the path names the rule.
     if let Some(obj) = body.as_object_mut() {
@@ -74,22 +71,34 @@ async fn put(
     // Compile it with the built-in pack now, so a bad rule is refused here and never reaches a
     // gateway.
     Guard::with_rules(std::slice::from_ref(&rule)).map_err(|e| ApiError::validation("invalid_rule", e.to_string()))?;
+    Ok(rule)
+}
+
+/// Adds or replaces a rule (globally, or for a target), for the API and the dashboard.
+pub async fn put(
+    ctx: &ApproverContext,
+    target: Option<TargetId>,
+    rule_id: &str,
+    body: serde_json::Value,
+) -> Result<GuardRuleResponse, ApiError> {
+    let rule = parse_rule(rule_id, body)?;
     let value = serde_json::to_value(&rule).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut conn = ctx.conn().await?;
     let row = queries::guard_rules::upsert_rule(&mut conn, target, rule_id, &value).await?;
     drop(conn);
     announce_change(ctx, None).await;
-    Ok(HttpResponse::Ok().json(GuardRuleResponse::from(row)))
+    Ok(GuardRuleResponse::from(row))
 }
 
-async fn delete(ctx: &ApproverContext, target: Option<TargetId>, rule_id: &str) -> Result<HttpResponse, ApiError> {
+/// Removes a rule, for the API and the dashboard.
+pub async fn delete(ctx: &ApproverContext, target: Option<TargetId>, rule_id: &str) -> Result<(), ApiError> {
     let mut conn = ctx.conn().await?;
     if !queries::guard_rules::delete_rule(&mut conn, target, rule_id).await? {
         return Err(ApiError::NotFound("rule"));
     }
     drop(conn);
     announce_change(ctx, None).await;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
 /// `GET /api/guard/builtin`: the built-in rule pack.
@@ -109,7 +118,7 @@ pub async fn put_global_rule(
     path: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    put(&ctx, None, &path, body.into_inner()).await
+    Ok(HttpResponse::Ok().json(put(&ctx, None, &path, body.into_inner()).await?))
 }
 
 /// `DELETE /api/guard/rules/{ruleId}`
@@ -118,7 +127,8 @@ pub async fn delete_global_rule(
     ctx: web::Data<Arc<ApproverContext>>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    delete(&ctx, None, &path).await
+    delete(&ctx, None, &path).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `GET /api/targets/{id}/guard/rules`
@@ -140,7 +150,7 @@ pub async fn put_target_rule(
 ) -> Result<HttpResponse, ApiError> {
     let (target, rule_id) = path.into_inner();
     let target = existing_target(&ctx, &target).await?;
-    put(&ctx, Some(target), &rule_id, body.into_inner()).await
+    Ok(HttpResponse::Ok().json(put(&ctx, Some(target), &rule_id, body.into_inner()).await?))
 }
 
 /// `DELETE /api/targets/{id}/guard/rules/{ruleId}`
@@ -151,5 +161,6 @@ pub async fn delete_target_rule(
 ) -> Result<HttpResponse, ApiError> {
     let (target, rule_id) = path.into_inner();
     let target = existing_target(&ctx, &target).await?;
-    delete(&ctx, Some(target), &rule_id).await
+    delete(&ctx, Some(target), &rule_id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

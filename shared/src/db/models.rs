@@ -101,6 +101,8 @@ pub struct Target {
     pub updated_at: OffsetDateTime,
     /// `sql` or `graphql`: the guard inspects the query in the JSON body.
     pub query_api: Option<QueryApi>,
+    /// When an agent last used it (written at most once a minute).
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Insertable)]

@@ -44,6 +44,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         query_api -> Nullable<Text>,
+        last_used_at -> Nullable<Timestamptz>,
     }
 }
 

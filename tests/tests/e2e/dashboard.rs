@@ -7,95 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use shellgate_tests::Cluster;
 use shellgate_tests::client::read_body;
-use shellgate_tests::process::run_command;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// One page request's answer.
-struct Page {
-    status: u16,
-    location: Option<String>,
-    set_cookie: Option<String>,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    /// The `name=value` of the session cookie it sets.
-    fn session(&self) -> String {
-        let c = self.set_cookie.as_deref().unwrap();
-        c.split(';').next().unwrap().to_string()
-    }
-}
-
-/// GET (form: None) or POST a form to the approver, with an optional cookie and extra headers.
-async fn send(
-    c: &Cluster,
-    path: &str,
-    form: Option<&[(&str, &str)]>,
-    cookie: Option<&str>,
-    extra: &[(&str, &str)],
-) -> Page {
-    let url = format!("{}{path}", c.approver());
-    let mut req = c.http.request(if form.is_some() { "POST" } else { "GET" }, &url);
-    if let Some(cookie) = cookie {
-        req = req.insert_header(("cookie", cookie.to_string()));
-    }
-    for h in extra {
-        req = req.insert_header(*h);
-    }
-    let mut res = match form {
-        Some(f) => req.send_form(&f.to_vec()).await,
-        None => req.send().await,
-    }
-    .unwrap();
-    let headers: Vec<(String, String)> = res
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    Page {
-        status: res.status().as_u16(),
-        location: get("location"),
-        set_cookie: get("set-cookie"),
-        body: String::from_utf8_lossy(&read_body(&mut res).await).into_owned(),
-        headers,
-    }
-}
-
-/// The CSRF token in a page's forms.
-fn csrf(body: &str) -> String {
-    let at = body.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
-    body[at..].split('"').next().unwrap().to_string()
-}
-
-fn setup_code(c: &Cluster) -> String {
-    run_command(&["setup-code"], &c.env).trim().to_string()
-}
-
-/// Sets up the first admin `ann`; the session cookie.
-async fn first_admin(c: &Cluster) -> String {
-    let code = setup_code(c);
-    let form = [
-        ("code", code.as_str()),
-        ("username", "Ann"),
-        ("password", PASSWORD),
-        ("password_again", PASSWORD),
-    ];
-    let page = send(c, "/setup", Some(&form), None, &[]).await;
-    assert_eq!(
-        (page.status, page.location.as_deref()),
-        (303, Some("/")),
-        "{}",
-        page.body
-    );
-    page.session()
-}
+use shellgate_tests::pages::{PASSWORD, csrf, first_admin, login, send, setup_code, user_cli};
 
 #[actix_web::test]
 async fn only_the_setup_code_creates_the_first_admin() {
@@ -313,22 +225,6 @@ async fn sessions_log_in_and_out_with_csrf_and_are_audited() {
     assert!(!c.logs().contains(PASSWORD), "a password reached a log");
 }
 
-/// `shellgate user …` with `stdin` as the password's input.
-fn user_cli(c: &Cluster, args: &[&str], stdin: &str) -> std::process::Output {
-    use std::io::Write as _;
-    let mut child = std::process::Command::new(shellgate_tests::process::binary())
-        .arg("user")
-        .args(args)
-        .envs(c.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
 #[actix_web::test]
 async fn repeated_failures_wait_per_account_and_per_address() {
     let c = Cluster::up().await;
@@ -409,20 +305,6 @@ async fn agent(c: &Cluster, method: &str, path: &str, token: &str, approval: Opt
         res.status().as_u16(),
         serde_json::from_slice(&body).unwrap_or(Value::Null),
     )
-}
-
-/// Logs `user` in; the session cookie.
-async fn login(c: &Cluster, user: &str, password: &str) -> String {
-    let page = send(
-        c,
-        "/login",
-        Some(&[("username", user), ("password", password)]),
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(page.status, 303, "{}", page.body);
-    page.session()
 }
 
 #[actix_web::test]

@@ -19,9 +19,9 @@ use shellgate_shared::ids::{ApprovalId, TargetId, TokenId};
 use shellgate_shared::states::{TargetKind, UserRole};
 use time::OffsetDateTime;
 
-use super::{not_configured, unavailable};
+use super::{signed_in, unavailable, when};
 use crate::context::ApproverContext;
-use crate::dashboard::session::{self, Session};
+use crate::dashboard::session::Session;
 use crate::dashboard::{csrf, view};
 use crate::error::ApiError;
 use crate::handlers::approvals::decide::{Decision, record_decision};
@@ -101,11 +101,6 @@ fn pairs(v: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn when(t: Option<OffsetDateTime>) -> String {
-    t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 impl Card {
     fn new(row: Approval, targets: &HashMap<TargetId, String>, tokens: &HashMap<TokenId, String>) -> Self {
         let excerpt = row.body_excerpt.clone().unwrap_or_default();
@@ -165,25 +160,6 @@ impl Card {
 /// Who may decide (MFA step-up comes with TOTP).
 fn may_decide(role: UserRole) -> bool {
     matches!(role, UserRole::Admin | UserRole::Approver)
-}
-
-/// The signed-in session, or the response to send instead (the login page, coming back here).
-async fn signed_in(ctx: &ApproverContext, req: &HttpRequest) -> Result<Session, HttpResponse> {
-    let Some(keys) = ctx.dashboard.keys.as_ref() else {
-        return Err(not_configured(ctx));
-    };
-    match session::current(ctx, keys, req).await {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => {
-            let back = match req.query_string() {
-                "" => req.path().to_string(),
-                q => format!("{}?{q}", req.path()),
-            };
-            let next: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
-            Err(view::redirect(&format!("/login?next={next}")))
-        }
-        Err(_) => Err(unavailable(ctx)),
-    }
 }
 
 /// Each pending card's token's latest actions (one audit query per token).
@@ -257,14 +233,8 @@ async fn queue(ctx: &ApproverContext) -> Result<(Vec<Card>, Vec<Card>), ApiError
 }
 
 fn context(ctx: &ApproverContext, s: &Session, page: &str) -> tera::Context {
-    let mut c = tera::Context::new();
-    c.insert("user", &s.user.username);
-    c.insert("role", s.user.role.as_str());
-    c.insert("page", page);
+    let mut c = super::context(ctx, s, page);
     c.insert("may_decide", &may_decide(s.user.role));
-    if let Some(keys) = &ctx.dashboard.keys {
-        c.insert("csrf", &keys.csrf_token(&s.id));
-    }
     c
 }
 

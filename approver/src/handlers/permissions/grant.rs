@@ -24,8 +24,16 @@ pub async fn grant_permission(
     path: web::Path<String>,
     body: web::Json<GrantPermissionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let token_id: TokenId = parse_id(&path)?;
-    let target_id: TargetId = parse_id(&body.target_id)?;
+    let view = grant(&ctx, parse_id(&path)?, parse_id(&body.target_id)?).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Lets a token use a target (idempotent), for the API and the dashboard.
+pub async fn grant(
+    ctx: &ApproverContext,
+    token_id: TokenId,
+    target_id: TargetId,
+) -> Result<PermissionResponse, ApiError> {
     let mut conn = ctx.conn().await?;
     queries::tokens::find_token(&mut conn, token_id)
         .await?
@@ -35,11 +43,11 @@ pub async fn grant_permission(
         .ok_or(ApiError::NotFound("target"))?;
     let permission = queries::permissions::grant(&mut conn, token_id, target_id).await?;
     drop(conn);
-    announce_change(&ctx, Some(token_id)).await;
-    Ok(HttpResponse::Created().json(PermissionResponse {
+    announce_change(ctx, Some(token_id)).await;
+    Ok(PermissionResponse {
         target_id,
         slug: target.slug,
         name: target.name,
         granted_at: permission.created_at,
-    }))
+    })
 }

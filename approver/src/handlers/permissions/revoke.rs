@@ -16,13 +16,17 @@ pub async fn revoke_permission(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (token, target) = path.into_inner();
-    let token_id: TokenId = parse_id(&token)?;
-    let target_id: TargetId = parse_id(&target)?;
+    revoke(&ctx, parse_id(&token)?, parse_id(&target)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Stops a token from using a target, for the API and the dashboard.
+pub async fn revoke(ctx: &ApproverContext, token_id: TokenId, target_id: TargetId) -> Result<(), ApiError> {
     let mut conn = ctx.conn().await?;
     if !queries::permissions::revoke(&mut conn, token_id, target_id).await? {
         return Err(ApiError::NotFound("permission"));
     }
     drop(conn);
-    announce_change(&ctx, Some(token_id)).await;
-    Ok(HttpResponse::NoContent().finish())
+    announce_change(ctx, Some(token_id)).await;
+    Ok(())
 }

@@ -108,12 +108,16 @@ pub async fn create_target(
     ctx: web::Data<Arc<ApproverContext>>,
     body: web::Json<CreateTargetRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    Ok(HttpResponse::Created().json(create(&ctx, body.into_inner()).await?))
+}
+
+/// Creates a target (and stores its credential, sealed), for the API and the dashboard.
+pub async fn create(ctx: &ApproverContext, body: CreateTargetRequest) -> Result<TargetResponse, ApiError> {
     let new = new_target(&body)?;
     let sealed = body
         .credential
         .as_ref()
-        .map(|c| seal_credential(&ctx, new.id, new.kind, c))
+        .map(|c| seal_credential(ctx, new.id, new.kind, c))
         .transpose()?;
     let mut conn = ctx.conn().await?;
     let (target, credential) = conn
@@ -131,5 +135,5 @@ pub async fn create_target(
             Ok::<_, ApiError>((target, credential))
         })
         .await?;
-    Ok(HttpResponse::Created().json(TargetResponse::new(target, credential.as_ref())))
+    Ok(TargetResponse::new(target, credential.as_ref()))
 }

@@ -53,16 +53,20 @@ pub async fn set_credential(
     path: web::Path<String>,
     body: web::Json<Credential>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: TargetId = parse_id(&path)?;
+    Ok(HttpResponse::Ok().json(set(&ctx, parse_id(&path)?, &body).await?))
+}
+
+/// Sets or replaces a target's credential, for the API and the dashboard.
+pub async fn set(ctx: &ApproverContext, id: TargetId, credential: &Credential) -> Result<CredentialSummary, ApiError> {
     let mut conn = ctx.conn().await?;
     let target = queries::targets::find_target(&mut conn, id)
         .await?
         .ok_or(ApiError::NotFound("target"))?;
-    let sealed = seal_credential(&ctx, id, target.kind, &body)?;
+    let sealed = seal_credential(ctx, id, target.kind, credential)?;
     let stored = queries::credentials::upsert_credential(&mut conn, &sealed).await?;
     drop(conn);
-    announce_change(&ctx, None).await;
-    Ok(HttpResponse::Ok().json(CredentialSummary::from(&stored)))
+    announce_change(ctx, None).await;
+    Ok(CredentialSummary::from(&stored))
 }
 
 /// `DELETE /api/targets/{id}/credential`
@@ -71,12 +75,17 @@ pub async fn delete_credential(
     ctx: web::Data<Arc<ApproverContext>>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: TargetId = parse_id(&path)?;
+    remove(&ctx, parse_id(&path)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes a target's credential, for the API and the dashboard.
+pub async fn remove(ctx: &ApproverContext, id: TargetId) -> Result<(), ApiError> {
     let mut conn = ctx.conn().await?;
     if !queries::credentials::delete_credential(&mut conn, id).await? {
         return Err(ApiError::NotFound("credential"));
     }
     drop(conn);
-    announce_change(&ctx, None).await;
-    Ok(HttpResponse::NoContent().finish())
+    announce_change(ctx, None).await;
+    Ok(())
 }

@@ -15,12 +15,17 @@ pub async fn delete_target(
     ctx: web::Data<Arc<ApproverContext>>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: TargetId = parse_id(&path)?;
+    delete(&ctx, parse_id(&path)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes a target with its credential and permissions, for the API and the dashboard.
+pub async fn delete(ctx: &ApproverContext, id: TargetId) -> Result<(), ApiError> {
     let mut conn = ctx.conn().await?;
     if !queries::targets::delete_target(&mut conn, id).await? {
         return Err(ApiError::NotFound("target"));
     }
     drop(conn);
-    announce_change(&ctx, None).await;
-    Ok(HttpResponse::NoContent().finish())
+    announce_change(ctx, None).await;
+    Ok(())
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use shellgate_shared::db::models::Target;
+use shellgate_shared::db::models::{SshHostKey, Target};
 use shellgate_shared::db::queries;
 use shellgate_shared::db::queries::host_keys::PresentedKey;
 use shellgate_shared::ids::TargetId;
@@ -60,12 +60,21 @@ pub async fn accept_host_key(
     path: web::Path<String>,
     body: web::Json<AcceptHostKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: TargetId = parse_id(&path)?;
-    ssh_target(&ctx, id).await?;
-    let by = admin.by("admin");
+    let key = accept(&ctx, parse_id(&path)?, &admin.by("admin"), &body).await?;
+    Ok(HttpResponse::Ok().json(key))
+}
+
+/// Accepts a recorded host key or pins one, for the API and the dashboard.
+pub async fn accept(
+    ctx: &ApproverContext,
+    id: TargetId,
+    by: &str,
+    body: &AcceptHostKey,
+) -> Result<SshHostKey, ApiError> {
+    ssh_target(ctx, id).await?;
     let mut conn = ctx.conn().await?;
     let key = match (&body.fingerprint, &body.public_key) {
-        (Some(fp), None) => queries::host_keys::accept_fingerprint(&mut conn, id, fp.trim(), &by)
+        (Some(fp), None) => queries::host_keys::accept_fingerprint(&mut conn, id, fp.trim(), by)
             .await?
             .ok_or(ApiError::NotFound("host key"))?,
         (None, Some(text)) => {
@@ -81,7 +90,7 @@ pub async fn accept_host_key(
                 fingerprint: &info.fingerprint,
                 public_key: &info.public_key,
             };
-            queries::host_keys::pin(&mut conn, id, &presented, &by).await?
+            queries::host_keys::pin(&mut conn, id, &presented, by).await?
         }
         _ => {
             return Err(ApiError::validation(
@@ -92,8 +101,8 @@ pub async fn accept_host_key(
     };
     drop(conn);
     tracing::info!(target_id = %id, fingerprint = %key.fingerprint, by = %by, "SSH host key accepted");
-    announce_change(&ctx, None).await;
-    Ok(HttpResponse::Ok().json(key))
+    announce_change(ctx, None).await;
+    Ok(key)
 }
 
 /// `DELETE /api/targets/{id}/host-keys/{key_id}`: unpins (or forgets) a key.
@@ -103,13 +112,17 @@ pub async fn delete_host_key(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, key_id) = path.into_inner();
-    let id: TargetId = parse_id(&id)?;
-    let key_id: uuid::Uuid = parse_id(&key_id)?;
+    remove(&ctx, parse_id(&id)?, parse_id(&key_id)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Unpins (or forgets) a host key, for the API and the dashboard.
+pub async fn remove(ctx: &ApproverContext, id: TargetId, key_id: uuid::Uuid) -> Result<(), ApiError> {
     let mut conn = ctx.conn().await?;
     if !queries::host_keys::delete(&mut conn, id, key_id).await? {
         return Err(ApiError::NotFound("host key"));
     }
     drop(conn);
-    announce_change(&ctx, None).await;
-    Ok(HttpResponse::NoContent().finish())
+    announce_change(ctx, None).await;
+    Ok(())
 }

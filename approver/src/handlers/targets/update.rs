@@ -18,7 +18,7 @@ use crate::handlers::targets::credential::seal_credential;
 use crate::validate;
 use crate::views::TargetResponse;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateTargetRequest {
     pub name: Option<String>,
@@ -46,7 +46,15 @@ pub async fn update_target(
     body: web::Json<UpdateTargetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id: TargetId = parse_id(&path)?;
-    let body = body.into_inner();
+    Ok(HttpResponse::Ok().json(update(&ctx, id, body.into_inner()).await?))
+}
+
+/// Changes a target, for the API and the dashboard.
+pub async fn update(
+    ctx: &ApproverContext,
+    id: TargetId,
+    body: UpdateTargetRequest,
+) -> Result<TargetResponse, ApiError> {
     let mut conn = ctx.conn().await?;
     let current = queries::targets::find_target(&mut conn, id)
         .await?
@@ -87,7 +95,7 @@ pub async fn update_target(
     let sealed = body
         .credential
         .as_ref()
-        .map(|c| seal_credential(&ctx, id, current.kind, c))
+        .map(|c| seal_credential(ctx, id, current.kind, c))
         .transpose()?;
     let target = queries::targets::update_target(&mut conn, id, &changes)
         .await?
@@ -97,6 +105,6 @@ pub async fn update_target(
     }
     let credential = queries::credentials::find_credential(&mut conn, id).await?;
     drop(conn);
-    announce_change(&ctx, None).await;
-    Ok(HttpResponse::Ok().json(TargetResponse::new(target, credential.as_ref())))
+    announce_change(ctx, None).await;
+    Ok(TargetResponse::new(target, credential.as_ref()))
 }

@@ -45,7 +45,12 @@ pub async fn create_token(
     ctx: web::Data<Arc<ApproverContext>>,
     body: web::Json<CreateTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    Ok(HttpResponse::Created().json(create(&ctx, body.into_inner()).await?))
+}
+
+/// Creates a token (granting its targets); the answer holds the plaintext token, for the API and
+/// the dashboard to show once.
+pub async fn create(ctx: &ApproverContext, body: CreateTokenRequest) -> Result<TokenResponse, ApiError> {
     let name = validate::name(&body.name)?;
     let expires_at = match (body.expires_at, body.expires_in_seconds) {
         (Some(_), Some(_)) => {
@@ -95,5 +100,5 @@ pub async fn create_token(
         .await?;
     let mut view = TokenResponse::from(token);
     view.token = Some(secret.expose_secret().to_string());
-    Ok(HttpResponse::Created().json(view))
+    Ok(view)
 }

@@ -21,7 +21,11 @@ pub async fn regenerate_token(
     ctx: web::Data<Arc<ApproverContext>>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: TokenId = parse_id(&path)?;
+    Ok(HttpResponse::Ok().json(regenerate(&ctx, parse_id(&path)?).await?))
+}
+
+/// A new secret for a token, shown once, for the API and the dashboard.
+pub async fn regenerate(ctx: &ApproverContext, id: TokenId) -> Result<TokenResponse, ApiError> {
     let mut conn = ctx.conn().await?;
     let existing = queries::tokens::find_token(&mut conn, id)
         .await?
@@ -42,8 +46,8 @@ pub async fn regenerate_token(
         .await?
         .ok_or(ApiError::NotFound("token"))?;
     drop(conn);
-    announce_change(&ctx, Some(id)).await;
+    announce_change(ctx, Some(id)).await;
     let mut view = TokenResponse::from(token);
     view.token = Some(secret.expose_secret().to_string());
-    Ok(HttpResponse::Ok().json(view))
+    Ok(view)
 }

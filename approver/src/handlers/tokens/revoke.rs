@@ -17,13 +17,18 @@ pub async fn revoke_token(
     ctx: web::Data<Arc<ApproverContext>>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: TokenId = parse_id(&path)?;
+    Ok(HttpResponse::Ok().json(revoke(&ctx, &admin, parse_id(&path)?).await?))
+}
+
+/// Revokes a token, for the API and the dashboard: every gateway drops it from its cache on the
+/// announcement sent before this returns.
+pub async fn revoke(ctx: &ApproverContext, admin: &Admin, id: TokenId) -> Result<TokenResponse, ApiError> {
     let mut conn = ctx.conn().await?;
     let token = queries::tokens::revoke_token(&mut conn, id)
         .await?
         .ok_or(ApiError::NotFound("token"))?;
     drop(conn);
-    announce_change(&ctx, Some(id)).await;
+    announce_change(ctx, Some(id)).await;
     tracing::info!(token_id = %id, admin = %admin.name, "token revoked");
-    Ok(HttpResponse::Ok().json(TokenResponse::from(token)))
+    Ok(TokenResponse::from(token))
 }

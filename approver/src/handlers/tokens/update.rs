@@ -37,8 +37,11 @@ pub async fn update_token(
     path: web::Path<String>,
     body: web::Json<UpdateTokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: TokenId = parse_id(&path)?;
-    let body = body.into_inner();
+    Ok(HttpResponse::Ok().json(update(&ctx, parse_id(&path)?, body.into_inner()).await?))
+}
+
+/// Changes a token, for the API and the dashboard.
+pub async fn update(ctx: &ApproverContext, id: TokenId, body: UpdateTokenRequest) -> Result<TokenResponse, ApiError> {
     let changes = TokenChangeset {
         name: body.name.as_deref().map(validate::name).transpose()?,
         enabled: body.enabled,
@@ -58,6 +61,6 @@ pub async fn update_token(
         .await?
         .ok_or(ApiError::NotFound("token"))?;
     drop(conn);
-    announce_change(&ctx, Some(id)).await;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(token)))
+    announce_change(ctx, Some(id)).await;
+    Ok(TokenResponse::from(token))
 }

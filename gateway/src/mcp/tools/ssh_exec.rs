@@ -88,7 +88,7 @@ async fn call(
     }
     let ask = approval_ask(ctx, args.approval_id.as_deref(), args.approved, args.wait_seconds);
     let started = async {
-        let grant = admit_principal(&caller.principal, &args.target, TargetKind::Ssh, &mut draft)?;
+        let grant = admit_principal(ctx, &caller.principal, &args.target, TargetKind::Ssh, &mut draft)?;
         let spec = exec_spec(ctx, body.to_string().as_bytes())?;
         start(
             ctx,

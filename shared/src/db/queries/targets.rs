@@ -4,6 +4,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::db::models::{NewTarget, Target, TargetChangeset};
 use crate::db::schema::targets::dsl as t;
 use crate::ids::TargetId;
+use time::OffsetDateTime;
 
 pub async fn insert_target(conn: &mut AsyncPgConnection, new: &NewTarget) -> QueryResult<Target> {
     diesel::insert_into(t::targets)
@@ -49,4 +50,18 @@ pub async fn delete_target(conn: &mut AsyncPgConnection, id: TargetId) -> QueryR
 
 pub async fn count_targets(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
     crate::db::schema::targets::table.count().get_result(conn).await
+}
+
+/// Records use without a write per request: only when the stored time is over a minute old.
+pub async fn touch_target(conn: &mut AsyncPgConnection, id: TargetId) -> QueryResult<usize> {
+    let now = OffsetDateTime::now_utc();
+    diesel::update(t::targets.find(id))
+        .filter(
+            t::last_used_at
+                .is_null()
+                .or(t::last_used_at.lt(now - time::Duration::minutes(1))),
+        )
+        .set(t::last_used_at.eq(now))
+        .execute(conn)
+        .await
 }

@@ -1,0 +1,1 @@
+ALTER TABLE targets DROP COLUMN last_used_at;
