@@ -1,6 +1,6 @@
 //! The approver's work besides serving the API, started once per process: the audit writer
-//! (JetStream → Postgres), the approval expiry sweeper, the notifiers the settings configure and
-//! those admins add through the API. All stop when `stop` turns true.
+//! (JetStream → Postgres), the approval expiry sweeper, audit retention, the notifiers the
+//! settings configure and those admins add through the API. All stop when `stop` turns true.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +62,9 @@ pub async fn start_background(
             ctx.metrics.clone(),
             stop.clone(),
         ));
+    }
+    if let Some(days) = settings.audit_retention_days {
+        tokio::spawn(crate::retention::run(ctx.db.clone(), days, stop.clone()));
     }
     // The notifiers added through the API.
     actix_rt::spawn(registry::supervise(ctx.clone(), stop));

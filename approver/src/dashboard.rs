@@ -76,7 +76,7 @@ impl Dashboard {
 
 /// Every page route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use pages::{approvals, guard, home, login, setup, targets, tokens};
+    use pages::{approvals, audit, guard, home, login, setup, targets, tokens};
     cfg.route("/", web::get().to(home::overview))
         .route("/approvals", web::get().to(approvals::list))
         .route("/approvals/queue", web::get().to(approvals::fragment))
@@ -110,6 +110,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/tokens/{id}/permissions", web::post().to(tokens::permissions))
         .route("/tokens/{id}/regenerate", web::post().to(tokens::regenerate))
         .route("/tokens/{id}/revoke", web::post().to(tokens::revoke))
+        .route("/audit", web::get().to(audit::list))
+        .route("/audit/export.{format:csv|jsonl}", web::get().to(audit::export))
+        .route("/audit/{id}", web::get().to(audit::detail))
         .route("/guard", web::get().to(guard::page))
         .route("/guard/try", web::post().to(guard::try_it))
         .route("/guard/rules", web::post().to(guard::save))

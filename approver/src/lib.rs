@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod handlers;
 mod notify;
+mod retention;
 mod routes;
 mod sweeper;
 mod validate;

@@ -152,6 +152,9 @@ pub struct Settings {
 
     pub audit_batch_size: usize,
     pub audit_flush_ms: u64,
+    /// Audit events older than this many days are deleted (by the approver, in batches); unset:
+    /// kept forever.
+    pub audit_retention_days: Option<u32>,
     /// Graceful shutdown: how long in-flight work may take after SIGTERM.
     pub shutdown_grace_ms: u64,
 }
@@ -183,6 +186,7 @@ impl Default for Settings {
             admin_bootstrap_key: None,
             session_secret: None,
             session_idle_secs: 30 * 60,
+            audit_retention_days: None,
             session_max_secs: 12 * 60 * 60,
             max_body_bytes: 256 * 1024 * 1024,
             inline_body_bytes: 64 * 1024,
@@ -373,6 +377,9 @@ impl Settings {
             if decoded.map_or(true, |d| d.len() < 32) {
                 return bad("SHELLGATE_SESSION_SECRET must be base64 of at least 32 bytes");
             }
+        }
+        if self.audit_retention_days == Some(0) {
+            return bad("SHELLGATE_AUDIT_RETENTION_DAYS must be at least 1 (leave it unset to keep every event)");
         }
         if self.session_idle_secs == 0 || self.session_max_secs < self.session_idle_secs {
             return bad("SHELLGATE_SESSION_IDLE_SECS must be positive and at most SHELLGATE_SESSION_MAX_SECS");

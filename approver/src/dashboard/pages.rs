@@ -3,6 +3,7 @@
 //! say what went wrong.
 
 pub mod approvals;
+pub mod audit;
 pub mod guard;
 pub mod home;
 pub mod login;

@@ -37,6 +37,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("token_secret.html", include_str!("../../templates/token_secret.html")),
     ("token_fields.html", include_str!("../../templates/token_fields.html")),
     ("guard.html", include_str!("../../templates/guard.html")),
+    ("audit.html", include_str!("../../templates/audit.html")),
+    ("audit_event.html", include_str!("../../templates/audit_event.html")),
 ];
 
 /// The static files pages use: (name, content type, content). Each is served under a
@@ -389,6 +391,47 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn the_audit_pages_render_events_as_text() {
+        let tera = templates().unwrap();
+        let evil = "<script>alert(1)</script>\"'><img src=x>";
+        let mut c = tera::Context::new();
+        layout(&mut c);
+        for (k, v) in [
+            ("user", "admin"),
+            ("role", "admin"),
+            ("page", "audit"),
+            ("csrf", "tok"),
+            ("json", evil),
+        ] {
+            c.insert(k, v);
+        }
+        let event = serde_json::json!({"id": evil, "at": "t", "kind": "ssh", "token": evil, "target": evil,
+            "what": evil, "status": "", "outcome": "allowed", "code": evil});
+        c.insert("event", &event);
+        c.insert("events", &vec![&event]);
+        c.insert("tokens", &vec![(evil, evil)]);
+        c.insert("targets", &vec![(evil, evil)]);
+        c.insert("kinds", &vec!["ssh"]);
+        c.insert("outcomes", &vec!["allowed"]);
+        c.insert(
+            "f",
+            &serde_json::json!({"kind": "", "tokenId": "", "targetId": "", "outcome": "", "since": evil, "until": "", "q": evil}),
+        );
+        c.insert("export_query", "q=%3Cscript%3E");
+        c.insert("next", &Some(evil));
+        c.insert("error", &Some(evil));
+        for template in ["audit.html", "audit_event.html"] {
+            let html = tera
+                .render(template, &c)
+                .unwrap_or_else(|e| panic!("{template}: {e:?}"));
+            assert!(
+                !html.contains("<script>alert") && !html.contains("<img src=x"),
+                "{template}: {html}"
+            );
+        }
     }
 
     #[test]

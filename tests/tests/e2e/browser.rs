@@ -232,5 +232,28 @@ async fn targets_a_token_and_a_live_approval_in_chromium() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+
+    // Found by the audit search, and in its export (fetched by the page, with its session).
+    c.wait_for_audit("kind=http", 2, std::time::Duration::from_secs(5))
+        .await;
+    b.driver().goto(&format!("{base}/audit")).await.unwrap();
+    b.wait_for("Path or command contains").await;
+    submit(&b, &[("q", "items/42")]).await;
+    b.wait_for("DELETE /gateway/api/items/42").await;
+    b.screenshot("audit-search").await;
+    let export = b
+        .driver()
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             fetch(document.getElementById('export-csv').href).then(r => r.text()).then(done, e => done(String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let csv = export.json().as_str().unwrap_or_default().to_string();
+    assert!(
+        csv.starts_with("occurredAt,") && csv.contains("/gateway/api/items/42"),
+        "{csv}"
+    );
     b.quit().await;
 }

@@ -9,6 +9,7 @@ mod capabilities;
 mod cli;
 mod client_addr;
 mod dashboard;
+mod dashboard_audit;
 mod dashboard_manage;
 mod edge;
 mod encoded_responses;

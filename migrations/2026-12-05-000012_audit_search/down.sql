@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS audit_events_search_idx;
