@@ -43,6 +43,11 @@ pub async fn start_background(
     bus.ensure_approval_stream(&settings.nats_url).await?;
     let ctx = ApproverContext::new(settings, bus, db, vault, notifier_key, metrics);
     crate::dashboard::start(ctx.clone()).await;
+    tokio::spawn(crate::executors::follow(
+        ctx.bus.clone(),
+        ctx.executors.clone(),
+        stop.clone(),
+    ));
     tokio::spawn(sweeper::run(
         ctx.db.clone(),
         ctx.bus.clone(),

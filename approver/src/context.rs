@@ -22,6 +22,8 @@ pub struct ApproverContext {
     pub notifier_sync: crate::notify::registry::NotifierSync,
     /// The dashboard's templates, session keys and login limits.
     pub dashboard: crate::dashboard::Dashboard,
+    /// The executors heard from lately.
+    pub executors: Arc<crate::executors::Executors>,
 }
 
 impl ApproverContext {
@@ -44,6 +46,7 @@ impl ApproverContext {
             audit,
             notifier_sync: crate::notify::registry::NotifierSync::default(),
             dashboard: crate::dashboard::Dashboard::new(settings),
+            executors: Arc::default(),
         })
     }
 

@@ -12,6 +12,7 @@ mod context;
 pub mod dashboard;
 mod error;
 mod events;
+mod executors;
 mod handlers;
 mod notify;
 mod retention;

@@ -7,6 +7,7 @@
 mod context;
 mod decode;
 mod handlers;
+mod heartbeat;
 mod http;
 mod intake;
 mod recheck;

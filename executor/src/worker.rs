@@ -48,6 +48,7 @@ pub async fn spawn_workers(ctx: Arc<ExecutorContext>, n: usize) -> anyhow::Resul
             .map_err(|_| anyhow::anyhow!("executor worker failed to start"))??;
     }
     threads.push(crate::ssh::spawn_ssh_service(ctx.clone(), shutdown_rx.clone()).await?);
+    tokio::spawn(crate::heartbeat::run(ctx.clone(), n, shutdown_rx.clone()));
     tokio::spawn(ctx.targets.clone().follow_changes(ctx.bus.clone()));
     ctx.guard_cache
         .clone()

@@ -57,6 +57,11 @@ impl Subjects {
         format!("{}.v1.events.notifiers", self.prefix)
     }
 
+    /// Executors' heartbeats; every approver listens (no queue group).
+    pub fn executor_heartbeats(&self) -> String {
+        format!("{}.v1.executors.heartbeat", self.prefix)
+    }
+
     /// Audit events of `kind` (`http`, `ssh`), captured by the audit stream.
     pub fn audit(&self, kind: &str) -> String {
         format!("{}.v1.audit.{kind}", self.prefix)

@@ -435,6 +435,44 @@ mod tests {
     }
 
     #[test]
+    fn the_overview_renders_executors_and_activity_as_text() {
+        let tera = templates().unwrap();
+        let evil = "<script>alert(1)</script>\"'><img src=x>";
+        let mut c = tera::Context::new();
+        layout(&mut c);
+        for (k, v) in [
+            ("user", "admin"),
+            ("role", "admin"),
+            ("page", "overview"),
+            ("csrf", "tok"),
+        ] {
+            c.insert(k, v);
+        }
+        c.insert(
+            "f",
+            &serde_json::json!({"pending": 1, "targets": 1, "tokens": 1, "tokens_active": 1, "requests": 4,
+                "failed": 0, "refused": 1}),
+        );
+        c.insert(
+            "executors",
+            &vec![serde_json::json!({"id": evil, "pool": evil, "version": evil, "workers": 1, "inFlight": 0, "startedAt": "t"})],
+        );
+        c.insert(
+            "recent",
+            &vec![
+                serde_json::json!({"id": "i", "at": "t", "kind": "ssh", "token": evil, "target": evil,
+                "what": evil, "status": "", "outcome": "allowed", "code": ""}),
+            ],
+        );
+        let html = tera.render("home.html", &c).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<img src=x"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    }
+
+    #[test]
     fn every_asset_a_page_names_is_served() {
         for name in ["app.css", "app.js", "htmx.js", "htmx-sse.js"] {
             let path = asset_path(name);

@@ -152,3 +152,72 @@ async fn events_past_their_retention_are_deleted() {
     }
     assert!(c.logs().contains("audit events past their retention deleted"));
 }
+
+/// Polls the overview until it contains `needle` (or `within` passed); the last page.
+async fn overview_with(c: &Cluster, session: &str, needle: &str, within: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let page = send(c, "/", None, Some(session), &[]).await;
+        if page.body.contains(needle) || tokio::time::Instant::now() > deadline {
+            return page.body;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[actix_web::test]
+async fn the_overview_counts_the_day_and_shows_live_executors() {
+    let up = Upstream::start();
+    // Roles started one by one: the approver needs the session secret `up` would keep.
+    let mut c = Cluster::prepare(&[(
+        "SHELLGATE_SESSION_SECRET",
+        "c2hlbGxnYXRlLW92ZXJ2aWV3LXRlc3Qtc2Vzc2lvbi1zZWNyZXQ=",
+    )])
+    .await;
+    c.start("approver", &[]);
+    let ann = first_admin(&c).await;
+    let body = overview_with(&c, &ann, "id=\"no-executors\"", Duration::from_secs(1)).await;
+    assert!(body.contains("id=\"no-executors\""), "{body}");
+
+    // An executor of pool "blue" announces itself and appears; then a gateway, and the day's
+    // agent requests are counted.
+    c.start(
+        "executor",
+        &[
+            ("SHELLGATE_EXECUTOR_POOL", "blue"),
+            ("SHELLGATE_EXECUTOR_ID", "exec-<b>1</b>"),
+        ],
+    );
+    let body = overview_with(&c, &ann, "<td>blue</td>", Duration::from_secs(12)).await;
+    assert!(
+        body.contains("<tr class=\"executor\"><td>blue</td><td>exec-&lt;b&gt;1&lt;&#x2F;b&gt;</td>")
+            || body.contains("<tr class=\"executor\"><td>blue</td><td>exec-&lt;b&gt;1&lt;/b&gt;</td>"),
+        "{body}"
+    );
+    c.start("gateway", &[]);
+    let (status, target) = c
+        .admin(
+            "POST",
+            "/api/targets",
+            Some(serde_json::json!({"name": "api", "baseUrl": up.url, "pool": "blue"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{target}");
+    let (_, token) = c.create_token(&[target["id"].as_str().unwrap()]).await;
+    let gateway = c.gateway();
+    for _ in 0..3 {
+        assert_eq!(c.agent_get(&format!("{gateway}/gateway/api/x"), &token).await.0, 200);
+    }
+    assert_eq!(c.agent_get(&format!("{gateway}/gateway/nope/x"), &token).await.0, 404);
+    c.wait_for_audit("", 4, Duration::from_secs(10)).await;
+    let body = overview_with(&c, &ann, "id=\"tokens-active\">1<", Duration::from_secs(5)).await;
+    for figure in [
+        "id=\"requests\">4<",
+        "id=\"refused\">1<",
+        "id=\"failed\">0<",
+        "id=\"tokens-active\">1<",
+    ] {
+        assert!(body.contains(figure), "{figure}: {body}");
+    }
+    assert!(body.contains("GET /gateway/api/x"), "latest activity: {body}");
+}

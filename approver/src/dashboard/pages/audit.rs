@@ -31,7 +31,7 @@ const EXPORT_BATCH: i64 = 1000;
 
 /// One event as a row of the page.
 #[derive(Debug, Serialize)]
-struct Line {
+pub(super) struct Line {
     id: String,
     at: String,
     kind: String,
@@ -44,7 +44,7 @@ struct Line {
 }
 
 /// Token names by id (the page and the export name tokens).
-async fn token_names(ctx: &ApproverContext) -> Result<HashMap<String, String>, ApiError> {
+pub(super) async fn token_names(ctx: &ApproverContext) -> Result<HashMap<String, String>, ApiError> {
     let mut conn = ctx.conn().await?;
     Ok(queries::tokens::list_tokens(&mut conn)
         .await?
@@ -64,7 +64,7 @@ fn what(e: &AuditEvent) -> String {
     }
 }
 
-fn line(e: &AuditEvent, tokens: &HashMap<String, String>) -> Line {
+pub(super) fn line(e: &AuditEvent, tokens: &HashMap<String, String>) -> Line {
     let token_id = e.token_id.map(|t| t.to_string()).unwrap_or_default();
     Line {
         id: e.id.to_string(),

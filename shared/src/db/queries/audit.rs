@@ -96,6 +96,17 @@ pub async fn list_audit(conn: &mut AsyncPgConnection, f: &AuditFilter) -> QueryR
         .await
 }
 
+/// Agent actions (HTTP and SSH) since `since`, counted by outcome.
+pub async fn outcomes_since(conn: &mut AsyncPgConnection, since: OffsetDateTime) -> QueryResult<Vec<(Outcome, i64)>> {
+    a::audit_events
+        .filter(a::occurred_at.ge(since))
+        .filter(a::kind.eq_any([AuditKind::Http, AuditKind::Ssh]))
+        .group_by(a::outcome)
+        .select((a::outcome, diesel::dsl::count_star()))
+        .load(conn)
+        .await
+}
+
 /// One event by id.
 pub async fn find_audit(conn: &mut AsyncPgConnection, id: AuditEventId) -> QueryResult<Option<AuditRow>> {
     a::audit_events

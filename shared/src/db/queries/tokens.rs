@@ -86,3 +86,12 @@ pub async fn touch_token(conn: &mut AsyncPgConnection, id: TokenId) -> QueryResu
 pub async fn count_tokens(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
     crate::db::schema::tokens::table.count().get_result(conn).await
 }
+
+/// Tokens used since `since`.
+pub async fn count_used_since(conn: &mut AsyncPgConnection, since: OffsetDateTime) -> QueryResult<i64> {
+    t::tokens
+        .filter(t::last_used_at.ge(since))
+        .count()
+        .get_result(conn)
+        .await
+}
