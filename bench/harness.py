@@ -110,6 +110,7 @@ class Stack:
             [os.path.join(BIN, "shellgate"), "admin-key", "create", "--name", "bench"],
             env=env, capture_output=True, text=True, check=True,
         ).stdout.strip()
+        self.env = env
         self.sg, urls = start([os.path.join(BIN, "shellgate"), "up"], env=env)
         self.gw, self.approver = urls["gateway"], urls["approver"]
         target = api(self.approver, self.key, "POST", "/api/targets",
