@@ -6,6 +6,7 @@ one connection and four. Standard library only."""
 
 import http.client
 import os
+import re
 import subprocess
 import time
 import urllib.parse
@@ -13,7 +14,7 @@ import urllib.parse
 from harness import BIN, DURATION, PG, Stack, wrk
 
 ROWS = int(os.environ.get("BENCH_AUDIT_ROWS", "100000"))
-PASSWORD = "bench password that is long"
+PASSWORD = "kestrel orbit marmalade 7731"
 
 
 def sign_in(st):
@@ -28,7 +29,9 @@ def sign_in(st):
     res = conn.getresponse()
     cookie = res.getheader("set-cookie")
     if res.status != 303 or not cookie:
-        raise SystemExit(f"setup failed: {res.status} {res.read()[:300]}")
+        page = res.read().decode(errors="replace")
+        said = re.search(r'class="error"[^>]*>([^<]*)<', page)
+        raise SystemExit(f"setup failed: {res.status} {said.group(1) if said else page[:300]}")
     return cookie.split(";")[0]
 
 

@@ -40,6 +40,38 @@ pub struct Dashboard {
     pub idle: Duration,
     /// A session ends this long after login, used or not.
     pub absolute: Duration,
+    /// The overview's 24-hour counts by outcome (a scan of a day of audit events), reused for a
+    /// few seconds.
+    pub(crate) day_outcomes: Recent<Vec<(shellgate_shared::audit::Outcome, i64)>>,
+}
+
+/// A value computed lately, reused until it is `Recent::TTL` old.
+pub(crate) struct Recent<T> {
+    value: std::sync::Mutex<Option<(std::time::Instant, T)>>,
+}
+
+impl<T: Clone> Recent<T> {
+    const TTL: Duration = Duration::from_secs(5);
+
+    fn new() -> Self {
+        Self {
+            value: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The value, unless it is older than the TTL.
+    pub(crate) fn fresh(&self) -> Option<T> {
+        let kept = self.value.lock().ok()?;
+        kept.as_ref()
+            .filter(|(at, _)| at.elapsed() < Self::TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub(crate) fn keep(&self, value: T) {
+        if let Ok(mut kept) = self.value.lock() {
+            *kept = Some((std::time::Instant::now(), value));
+        }
+    }
 }
 
 impl Dashboard {
@@ -64,6 +96,7 @@ impl Dashboard {
             logins: RateLimiter::keyed(Quota::per_minute(LOGINS_PER_MINUTE)),
             idle: Duration::from_secs(settings.session_idle_secs),
             absolute: Duration::from_secs(settings.session_max_secs),
+            day_outcomes: Recent::new(),
         }
     }
 
@@ -76,7 +109,7 @@ impl Dashboard {
 
 /// Every page route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use pages::{approvals, audit, guard, home, login, setup, targets, tokens};
+    use pages::{approvals, audit, connect, guard, home, login, setup, targets, tokens};
     cfg.route("/", web::get().to(home::overview))
         .route("/approvals", web::get().to(approvals::list))
         .route("/approvals/queue", web::get().to(approvals::fragment))
@@ -113,6 +146,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/audit", web::get().to(audit::list))
         .route("/audit/export.{format:csv|jsonl}", web::get().to(audit::export))
         .route("/audit/{id}", web::get().to(audit::detail))
+        .route("/connect", web::get().to(connect::page))
+        .route("/connect", web::post().to(connect::create))
         .route("/guard", web::get().to(guard::page))
         .route("/guard/try", web::post().to(guard::try_it))
         .route("/guard/rules", web::post().to(guard::save))

@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod connect;
 pub mod guard;
 pub mod home;
 pub mod login;

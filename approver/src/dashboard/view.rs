@@ -38,6 +38,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("token_fields.html", include_str!("../../templates/token_fields.html")),
     ("guard.html", include_str!("../../templates/guard.html")),
     ("audit.html", include_str!("../../templates/audit.html")),
+    ("connect.html", include_str!("../../templates/connect.html")),
     ("audit_event.html", include_str!("../../templates/audit_event.html")),
 ];
 
@@ -465,6 +466,38 @@ mod tests {
             ],
         );
         let html = tera.render("home.html", &c).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<img src=x"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn the_connect_page_renders_commands_as_text() {
+        let tera = templates().unwrap();
+        let evil = "<script>alert(1)</script>\"'><img src=x>";
+        let mut c = tera::Context::new();
+        layout(&mut c);
+        for (k, v) in [
+            ("user", "admin"),
+            ("role", "admin"),
+            ("page", "connect"),
+            ("csrf", "tok"),
+            ("url", evil),
+        ] {
+            c.insert(k, v);
+        }
+        c.insert("is_admin", &true);
+        c.insert("agents", &[("custom", evil)]);
+        c.insert("agent", &Some("custom"));
+        c.insert("agent_name", &Some(evil));
+        c.insert("secret", &None::<String>);
+        c.insert("error", &Some(evil));
+        c.insert("install", &Some(evil));
+        c.insert("manual", &vec![serde_json::json!({"title": evil, "text": evil})]);
+        c.insert("targets", &vec![(evil, evil, evil)]);
+        let html = tera.render("connect.html", &c).unwrap_or_else(|e| panic!("{e:?}"));
         assert!(
             !html.contains("<script>alert") && !html.contains("<img src=x"),
             "{html}"

@@ -467,3 +467,61 @@ async fn guard_rules_are_tried_before_they_are_saved() {
     let (_, global) = c.admin("GET", "/api/guard/rules", None).await;
     assert_eq!(global, serde_json::json!([]));
 }
+
+#[actix_web::test]
+async fn an_agent_is_connected_from_the_connect_page() {
+    let up = Upstream::start();
+    let c = Cluster::up().await;
+    let target = c.create_http_target("api", &up.url, None).await;
+    let cookie = first_admin(&c).await;
+
+    // Every agent has its way; the page knows the gateway's address only when told.
+    let page = send(&c, "/connect?agent=codex", None, Some(&cookie), &[]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("/install/codex.sh | SHELLGATE_TOKEN=sg_… sh")
+            && page.body.contains("codex mcp add shellgate --url"),
+        "{}",
+        page.body
+    );
+    let page = send(&c, "/connect?agent=custom", None, Some(&cookie), &[]).await;
+    assert!(
+        page.body.contains("/mcp\nHeader: Authorization: Bearer sg_…"),
+        "{}",
+        page.body
+    );
+
+    // A new token for Claude Code: shown once, inside the command, and it works.
+    let mut ann = Admin {
+        c: &c,
+        csrf: csrf(&page.body),
+        cookie,
+        seen: Vec::new(),
+    };
+    let page = ann
+        .post(
+            "/connect",
+            &[("agent", "claude-code"), ("name", "laptop claude"), ("target", &target)],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let secret = shown_token(&page.body);
+    assert!(
+        page.body
+            .contains(&format!("/install/claude-code.sh | SHELLGATE_TOKEN={secret} sh")),
+        "{}",
+        page.body
+    );
+    let (status, _) = c.agent_get(&format!("{}/gateway/api/x", c.gateway()), &secret).await;
+    assert_eq!(status, 200);
+    let (_, tokens) = c.admin("GET", "/api/tokens", None).await;
+    assert!(
+        tokens
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "laptop claude" && t["capabilities"].as_array().unwrap().len() == 6),
+        "{tokens}"
+    );
+}

@@ -32,7 +32,14 @@ pub async fn overview(ctx: web::Data<Arc<ApproverContext>>, req: HttpRequest) ->
     let day_ago = time::OffsetDateTime::now_utc() - time::Duration::hours(24);
     let figures = async {
         let mut conn = ctx.conn().await?;
-        let outcomes = queries::audit::outcomes_since(&mut conn, day_ago).await?;
+        let outcomes = match ctx.dashboard.day_outcomes.fresh() {
+            Some(cached) => cached,
+            None => {
+                let counted = queries::audit::outcomes_since(&mut conn, day_ago).await?;
+                ctx.dashboard.day_outcomes.keep(counted.clone());
+                counted
+            }
+        };
         let figures = Figures {
             pending: queries::approvals::count_pending(&mut conn).await?,
             targets: queries::targets::count_targets(&mut conn).await?,

@@ -129,14 +129,17 @@ fn cidrs(form: &Form) -> Vec<String> {
 }
 
 /// The page that shows a token's secret, once (never cached).
-fn secret_page(ctx: &ApproverContext, s: &Session, token: &TokenResponse, created: bool) -> HttpResponse {
+fn secret_page(
+    ctx: &ApproverContext,
+    req: &HttpRequest,
+    s: &Session,
+    token: &TokenResponse,
+    created: bool,
+) -> HttpResponse {
     let mut c = context(ctx, s, "tokens");
     c.insert("token", token);
     c.insert("created", &created);
-    c.insert(
-        "gateway",
-        ctx.settings.public_url.as_deref().unwrap_or("http://<gateway>:8080"),
-    );
+    c.insert("gateway", &super::connect::gateway_url(ctx, req));
     view::page(ctx, "token_secret.html", c, StatusCode::OK)
 }
 
@@ -164,7 +167,7 @@ pub async fn create(ctx: web::Data<Arc<ApproverContext>>, req: HttpRequest, body
     match created.await {
         Ok(token) => {
             view::audit(&ctx, &req, StatusCode::CREATED, None, &s.user.username);
-            secret_page(&ctx, &s, &token, true)
+            secret_page(&ctx, &req, &s, &token, true)
         }
         Err(e) => {
             let message = form_error(&ctx, &req, &s, &e);
@@ -303,7 +306,7 @@ pub async fn regenerate(
     match regen::regenerate(&ctx, id).await {
         Ok(token) => {
             view::audit(&ctx, &req, StatusCode::OK, None, &s.user.username);
-            secret_page(&ctx, &s, &token, false)
+            secret_page(&ctx, &req, &s, &token, false)
         }
         Err(e) => finish(&ctx, &req, &s, Err(e)),
     }
