@@ -223,6 +223,28 @@ pub fn audit(ctx: &ApproverContext, req: &HttpRequest, status: StatusCode, code:
 mod tests {
     use super::*;
 
+    /// What a page has when an admin is signed in, plus the layout's values.
+    fn admin_context(page: &str) -> tera::Context {
+        let mut c = tera::Context::new();
+        layout(&mut c);
+        for (k, v) in [("user", "admin"), ("role", "admin"), ("page", page), ("csrf", "tok")] {
+            c.insert(k, v);
+        }
+        c.insert("is_admin", &true);
+        c
+    }
+
+    const EVIL: &str = "<script>alert(1)</script>\"'><img src=x>";
+
+    /// `html` shows `EVIL` only as text.
+    fn escaped(what: &str, html: &str) {
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<img src=x"),
+            "{what}: {html}"
+        );
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{what}: {html}");
+    }
+
     #[test]
     fn every_template_loads_and_escapes_what_it_is_given() {
         let tera = templates().unwrap();
@@ -282,19 +304,9 @@ mod tests {
     #[test]
     fn management_pages_render_names_and_values_as_text() {
         let tera = templates().unwrap();
-        let evil = "<script>alert(1)</script>\"'><img src=x>";
-        let mut c = tera::Context::new();
-        layout(&mut c);
-        for (k, v) in [
-            ("user", "admin"),
-            ("role", "admin"),
-            ("page", "targets"),
-            ("csrf", "tok"),
-            ("kind", "ssh"),
-        ] {
-            c.insert(k, v);
-        }
-        c.insert("is_admin", &true);
+        let evil = EVIL;
+        let mut c = admin_context("targets");
+        c.insert("kind", "ssh");
         let target = serde_json::json!({
             "id": "t1", "slug": "box", "name": evil, "kind": "ssh", "host": evil, "port": 22,
             "username": evil, "pool": "default", "enabled": true, "description": evil, "queryApi": null,
@@ -346,33 +358,16 @@ mod tests {
             let html = tera
                 .render(template, &c)
                 .unwrap_or_else(|e| panic!("{template}: {e:?}"));
-            assert!(
-                !html.contains("<script>alert") && !html.contains("<img src=x"),
-                "{template}: {html}"
-            );
-            assert!(
-                html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
-                "{template}: {html}"
-            );
+            escaped(template, &html);
         }
     }
 
     #[test]
     fn the_guard_page_renders_rules_and_trials_as_text() {
         let tera = templates().unwrap();
-        let evil = "<script>alert(1)</script>\"'><img src=x>";
-        let mut c = tera::Context::new();
-        layout(&mut c);
-        for (k, v) in [
-            ("user", "admin"),
-            ("role", "admin"),
-            ("page", "guard"),
-            ("csrf", "tok"),
-            ("draft", evil),
-        ] {
-            c.insert(k, v);
-        }
-        c.insert("is_admin", &true);
+        let evil = EVIL;
+        let mut c = admin_context("guard");
+        c.insert("draft", evil);
         c.insert("targets", &vec![evil]);
         c.insert("scope", &Some(evil));
         c.insert("scope_kind", &Some("http"));
@@ -387,28 +382,15 @@ mod tests {
         );
         c.insert("error", &Some(evil));
         let html = tera.render("guard.html", &c).unwrap();
-        assert!(
-            !html.contains("<script>alert") && !html.contains("<img src=x"),
-            "{html}"
-        );
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        escaped("page", &html);
     }
 
     #[test]
     fn the_audit_pages_render_events_as_text() {
         let tera = templates().unwrap();
-        let evil = "<script>alert(1)</script>\"'><img src=x>";
-        let mut c = tera::Context::new();
-        layout(&mut c);
-        for (k, v) in [
-            ("user", "admin"),
-            ("role", "admin"),
-            ("page", "audit"),
-            ("csrf", "tok"),
-            ("json", evil),
-        ] {
-            c.insert(k, v);
-        }
+        let evil = EVIL;
+        let mut c = admin_context("audit");
+        c.insert("json", evil);
         let event = serde_json::json!({"id": evil, "at": "t", "kind": "ssh", "token": evil, "target": evil,
             "what": evil, "status": "", "outcome": "allowed", "code": evil});
         c.insert("event", &event);
@@ -438,17 +420,8 @@ mod tests {
     #[test]
     fn the_overview_renders_executors_and_activity_as_text() {
         let tera = templates().unwrap();
-        let evil = "<script>alert(1)</script>\"'><img src=x>";
-        let mut c = tera::Context::new();
-        layout(&mut c);
-        for (k, v) in [
-            ("user", "admin"),
-            ("role", "admin"),
-            ("page", "overview"),
-            ("csrf", "tok"),
-        ] {
-            c.insert(k, v);
-        }
+        let evil = EVIL;
+        let mut c = admin_context("overview");
         c.insert(
             "f",
             &serde_json::json!({"pending": 1, "targets": 1, "tokens": 1, "tokens_active": 1, "requests": 4,
@@ -466,29 +439,15 @@ mod tests {
             ],
         );
         let html = tera.render("home.html", &c).unwrap_or_else(|e| panic!("{e:?}"));
-        assert!(
-            !html.contains("<script>alert") && !html.contains("<img src=x"),
-            "{html}"
-        );
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        escaped("page", &html);
     }
 
     #[test]
     fn the_connect_page_renders_commands_as_text() {
         let tera = templates().unwrap();
-        let evil = "<script>alert(1)</script>\"'><img src=x>";
-        let mut c = tera::Context::new();
-        layout(&mut c);
-        for (k, v) in [
-            ("user", "admin"),
-            ("role", "admin"),
-            ("page", "connect"),
-            ("csrf", "tok"),
-            ("url", evil),
-        ] {
-            c.insert(k, v);
-        }
-        c.insert("is_admin", &true);
+        let evil = EVIL;
+        let mut c = admin_context("connect");
+        c.insert("url", evil);
         c.insert("agents", &[("custom", evil)]);
         c.insert("agent", &Some("custom"));
         c.insert("agent_name", &Some(evil));
@@ -498,11 +457,7 @@ mod tests {
         c.insert("manual", &vec![serde_json::json!({"title": evil, "text": evil})]);
         c.insert("targets", &vec![(evil, evil, evil)]);
         let html = tera.render("connect.html", &c).unwrap_or_else(|e| panic!("{e:?}"));
-        assert!(
-            !html.contains("<script>alert") && !html.contains("<img src=x"),
-            "{html}"
-        );
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        escaped("page", &html);
     }
 
     #[test]
