@@ -161,6 +161,18 @@ async fn targets_a_token_and_a_live_approval_in_chromium() {
     b.driver().goto(&format!("{base}/tokens")).await.unwrap();
     b.wait_for(">agent</a>").await;
     b.screenshot("tokens").await;
+    b.driver()
+        .find(By::Css("td a[href^='/tokens/']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("Targets it may use").await;
+    b.screenshot("token").await;
+    b.driver().goto(&format!("{base}/connect?agent=codex")).await.unwrap();
+    b.wait_for("codex mcp add shellgate").await;
+    b.screenshot("connect").await;
     b.driver().goto(&format!("{base}/guard?target=api")).await.unwrap();
     b.wait_for("The built-in pack").await;
     b.screenshot("guard").await;
