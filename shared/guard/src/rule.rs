@@ -140,17 +140,18 @@ pub struct Matcher {
     pub ignore_case: bool,
 }
 
+/// `match`: one matcher or a list. Read through a JSON value (not an untagged enum) so that a
+/// mistake is reported as what it is — e.g. "unknown field `method`, expected one of …" — rather
+/// than as "did not match any variant".
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Matcher>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(Box<Matcher>),
-        Many(Vec<Matcher>),
-    }
-    Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(m) => vec![*m],
-        OneOrMany::Many(v) => v,
-    })
+    use serde::de::Error as _;
+    let value = serde_json::Value::deserialize(d)?;
+    let read = if value.is_array() {
+        serde_json::from_value(value)
+    } else {
+        serde_json::from_value(value).map(|m| vec![m])
+    };
+    read.map_err(|e| D::Error::custom(format!("in \"match\": {e}")))
 }
 
 impl Rule {

@@ -584,3 +584,20 @@ fn pathological_inputs_are_decided_quickly_and_within_the_stack() {
     let d = check(&format!("cat <<EOF\n{}$(rm -rf /)\nEOF", "${x}".repeat(200)));
     assert!(d.verdict >= Verdict::Approve, "{d:?}");
 }
+
+#[test]
+fn a_misspelled_matcher_field_is_named_in_the_error() {
+    let err = parse_rules(r#"[{"id": "x", "verdict": "block", "match": {"method": ["GET"]}}]"#)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown field `method`") && err.contains("methods"),
+        "{err}"
+    );
+    let err = parse_rules(r#"[{"id": "x", "verdict": "block", "match": [{"pth": ["/a"]}]}]"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field `pth`"), "{err}");
+    let rules = parse_rules(r#"[{"id": "x", "verdict": "block", "match": {"methods": ["GET"]}}]"#).unwrap();
+    assert_eq!(rules[0].matchers.len(), 1);
+}
