@@ -70,6 +70,10 @@ enum AdminKeyCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// Extra powers: `approvals` lets the key decide approvals when
+        /// SHELLGATE_REQUIRE_MFA_FOR_APPROVALS is set (without it, such keys cannot).
+        #[arg(long = "scope", value_parser = ["approvals"])]
+        scopes: Vec<String>,
     },
 }
 
@@ -116,8 +120,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::AdminKey {
-            command: AdminKeyCommand::Create { name },
-        } => create_admin_key(&settings, &name).await,
+            command: AdminKeyCommand::Create { name, scopes },
+        } => create_admin_key(&settings, &name, scopes).await,
         Command::SetupCode => {
             migrate(&settings).await?;
             let pool = db::connect_pool(&settings).await?;
@@ -141,7 +145,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_admin_key(settings: &Settings, name: &str) -> anyhow::Result<()> {
+async fn create_admin_key(settings: &Settings, name: &str, scopes: Vec<String>) -> anyhow::Result<()> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
         anyhow::bail!("--name must be 1-200 characters");
@@ -157,6 +161,7 @@ async fn create_admin_key(settings: &Settings, name: &str) -> anyhow::Result<()>
             id: AdminKeyId::new(),
             name,
             key_hash: &hash,
+            scopes,
         },
     )
     .await

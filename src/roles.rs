@@ -158,6 +158,7 @@ async fn bootstrap_admin_key(settings: &Settings, db: &DbPool) -> anyhow::Result
         id: shellgate_shared::ids::AdminKeyId::new(),
         name: "bootstrap",
         key_hash: &hash,
+        scopes: Vec::new(),
     };
     if shellgate_shared::db::queries::admin_keys::ensure_admin_key(&mut conn, &new).await? {
         tracing::info!("registered the admin bootstrap key");

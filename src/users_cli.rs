@@ -28,20 +28,19 @@ pub enum UserCommand {
         #[arg(long)]
         name: String,
     },
+    /// Turn a user's two-factor authentication off (secret and recovery codes deleted, sessions
+    /// ended): the way back in after a lost authenticator. They can enrol again after logging in.
+    ResetMfa {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 /// The new password: stdin (one line) when piped, else a generated one (printed by the caller).
 fn new_password(name: &str) -> anyhow::Result<(String, bool)> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        let generated = shellgate_shared::crypto::generate_secret("");
-        return Ok((
-            secrecy::ExposeSecret::expose_secret(&generated)
-                .chars()
-                .take(24)
-                .collect(),
-            true,
-        ));
+        return Ok((password::generate(), true));
     }
     let mut text = String::new();
     stdin
@@ -92,6 +91,14 @@ pub async fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()
                 println!("{password}");
             }
             eprintln!("the password of {name:?} is set; their sessions have ended");
+        }
+        UserCommand::ResetMfa { name } => {
+            let name = name.trim().to_lowercase();
+            let user = queries::users::find_user_by_name(&mut conn, &name)
+                .await?
+                .with_context(|| format!("no user {name:?}"))?;
+            queries::users::reset_mfa(&mut conn, user.id).await?;
+            eprintln!("two-factor authentication of {name:?} is off; their sessions have ended");
         }
     }
     Ok(())

@@ -14,6 +14,7 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use shellgate_shared::crypto::{ADMIN_KEY_PREFIX, bearer_secret, hash_secret};
+use shellgate_shared::db::models::APPROVALS_SCOPE;
 use shellgate_shared::db::queries;
 use shellgate_shared::ids::AdminKeyId;
 use shellgate_shared::states::UserRole;
@@ -40,16 +41,22 @@ impl Admin {
     }
 }
 
+/// Whether this API request decides an approval.
+fn is_decision(method: &Method, path: &str) -> bool {
+    *method == Method::POST
+        && path
+            .strip_prefix("/api/approvals/")
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(id, what)| !id.is_empty() && matches!(what, "approve" | "deny"))
+}
+
 /// Whether a dashboard user's role allows this API request.
 fn role_allows(role: UserRole, method: &Method, path: &str) -> bool {
-    let decision = path
-        .strip_prefix("/api/approvals/")
-        .and_then(|rest| rest.split_once('/'))
-        .is_some_and(|(id, what)| !id.is_empty() && matches!(what, "approve" | "deny"));
+    let decision = is_decision(method, path);
     match role {
         UserRole::Admin => true,
         _ if matches!(*method, Method::GET | Method::HEAD) => true,
-        UserRole::Approver => *method == Method::POST && decision,
+        UserRole::Approver => decision,
         UserRole::Viewer => false,
     }
 }
@@ -82,6 +89,24 @@ async fn session_caller(ctx: &ApproverContext, req: &HttpRequest) -> Result<Opti
             "role_forbidden",
             format!("the role {} may not do this", session.user.role.as_str()),
         ));
+    }
+    if is_decision(req.method(), req.path()) {
+        use crate::dashboard::mfa::{DecisionGate, decision_gate};
+        match decision_gate(ctx, &session.user, session.stepped_up_at) {
+            DecisionGate::Open => {}
+            DecisionGate::NeedsSecondFactor => {
+                return Err(ApiError::Forbidden(
+                    "second_factor_required",
+                    "deciding approvals needs two-factor authentication: enrol under My account".into(),
+                ));
+            }
+            DecisionGate::NeedsStepUp => {
+                return Err(ApiError::Forbidden(
+                    "step_up_required",
+                    "deciding approvals needs a fresh two-factor code: confirm at /step-up".into(),
+                ));
+            }
+        }
     }
     Ok(Some(Admin {
         key_id: None,
@@ -125,6 +150,17 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Admin, ApiError> {
         queries::admin_keys::find_active_admin_key(&mut conn, &hash_secret(key)).await?
     };
     let key = found.ok_or(ApiError::InvalidKey)?;
+    if ctx.dashboard.require_mfa
+        && is_decision(req.method(), req.path())
+        && !key.scopes.iter().any(|s| s == APPROVALS_SCOPE)
+    {
+        return Err(ApiError::Forbidden(
+            "approvals_scope_required",
+            "with SHELLGATE_REQUIRE_MFA_FOR_APPROVALS set, only admin keys created with the `approvals` \
+             scope decide approvals (shellgate admin-key create --scope approvals)"
+                .into(),
+        ));
+    }
     let admin = Admin {
         key_id: Some(key.id),
         name: key.name,

@@ -9,6 +9,7 @@
 //! replica's memory, per account name in Postgres for all replicas). See docs/dashboard.md.
 
 pub(crate) mod csrf;
+pub mod mfa;
 mod pages;
 pub mod password;
 pub(crate) mod session;
@@ -40,6 +41,9 @@ pub struct Dashboard {
     pub idle: Duration,
     /// A session ends this long after login, used or not.
     pub absolute: Duration,
+    /// Deciding approvals needs TOTP and a step-up within `step_up`.
+    pub require_mfa: bool,
+    pub step_up: Duration,
     /// The overview's 24-hour counts by outcome (a scan of a day of audit events), reused for a
     /// few seconds.
     pub(crate) day_outcomes: Recent<Vec<(shellgate_shared::audit::Outcome, i64)>>,
@@ -96,6 +100,8 @@ impl Dashboard {
             logins: RateLimiter::keyed(Quota::per_minute(LOGINS_PER_MINUTE)),
             idle: Duration::from_secs(settings.session_idle_secs),
             absolute: Duration::from_secs(settings.session_max_secs),
+            require_mfa: settings.require_mfa_for_approvals,
+            step_up: Duration::from_secs(settings.step_up_secs),
             day_outcomes: Recent::new(),
         }
     }
@@ -109,7 +115,9 @@ impl Dashboard {
 
 /// Every page route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use pages::{approvals, audit, connect, guard, home, login, setup, targets, tokens};
+    use pages::{
+        account, approvals, audit, connect, guard, home, login, notifiers, second_factor, setup, targets, tokens, users,
+    };
     cfg.route("/", web::get().to(home::overview))
         .route("/approvals", web::get().to(approvals::list))
         .route("/approvals/queue", web::get().to(approvals::fragment))
@@ -143,6 +151,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/tokens/{id}/permissions", web::post().to(tokens::permissions))
         .route("/tokens/{id}/regenerate", web::post().to(tokens::regenerate))
         .route("/tokens/{id}/revoke", web::post().to(tokens::revoke))
+        .route("/notifiers", web::get().to(notifiers::list))
+        .route("/notifiers/new", web::post().to(notifiers::create))
+        .route("/notifiers/{id}", web::post().to(notifiers::edit))
+        .route("/notifiers/{id}/delete", web::post().to(notifiers::remove))
+        .route("/users", web::get().to(users::list))
+        .route("/users/new", web::post().to(users::create))
+        .route("/users/{id}", web::post().to(users::edit))
+        .route("/users/{id}/reset-password", web::post().to(users::reset_password))
+        .route("/users/{id}/reset-mfa", web::post().to(users::reset_mfa))
         .route("/audit", web::get().to(audit::list))
         .route("/audit/export.{format:csv|jsonl}", web::get().to(audit::export))
         .route("/audit/{id}", web::get().to(audit::detail))
@@ -157,6 +174,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::form))
         .route("/login", web::post().to(login::submit))
         .route("/logout", web::post().to(login::logout))
+        .route("/login/code", web::get().to(second_factor::login_form))
+        .route("/login/code", web::post().to(second_factor::login_submit))
+        .route("/step-up", web::get().to(second_factor::step_up_form))
+        .route("/step-up", web::post().to(second_factor::step_up_submit))
+        .route("/account", web::get().to(account::page))
+        .route("/account/password", web::post().to(account::set_password))
+        .route("/account/totp/start", web::post().to(account::start_totp))
+        .route("/account/totp/confirm", web::post().to(account::confirm_totp))
+        .route("/account/totp/off", web::post().to(account::turn_off_totp))
+        .route("/account/recovery-codes", web::post().to(account::new_recovery_codes))
         .configure(view::assets);
 }
 

@@ -55,6 +55,7 @@ async fn validation_and_error_bodies() {
             id: AdminKeyId::new(),
             name: "handlers",
             key_hash: &hash,
+            scopes: Vec::new(),
         };
         queries::admin_keys::insert_admin_key(&mut conn, &new).await.unwrap();
     }

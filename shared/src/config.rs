@@ -61,6 +61,11 @@ pub struct Settings {
     pub session_idle_secs: u64,
     /// A dashboard session ends this long after login, used or not (seconds).
     pub session_max_secs: u64,
+    /// Deciding approvals from the dashboard needs TOTP and a recent step-up (a fresh code), and
+    /// admin API keys need the `approvals` scope.
+    pub require_mfa_for_approvals: bool,
+    /// How long a step-up lets a session decide approvals (seconds).
+    pub step_up_secs: u64,
 
     /// Largest request body an agent may send through the gateway.
     pub max_body_bytes: u64,
@@ -188,6 +193,8 @@ impl Default for Settings {
             session_idle_secs: 30 * 60,
             audit_retention_days: None,
             session_max_secs: 12 * 60 * 60,
+            require_mfa_for_approvals: false,
+            step_up_secs: 5 * 60,
             max_body_bytes: 256 * 1024 * 1024,
             inline_body_bytes: 64 * 1024,
             upstream_timeout_ms: 30_000,
@@ -383,6 +390,9 @@ impl Settings {
         }
         if self.session_idle_secs == 0 || self.session_max_secs < self.session_idle_secs {
             return bad("SHELLGATE_SESSION_IDLE_SECS must be positive and at most SHELLGATE_SESSION_MAX_SECS");
+        }
+        if self.step_up_secs == 0 {
+            return bad("SHELLGATE_STEP_UP_SECS must be positive");
         }
         if self.database_pool_size == 0 || self.executor_max_in_flight == 0 {
             return bad("pool sizes must be positive");

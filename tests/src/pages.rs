@@ -124,3 +124,23 @@ pub async fn login(c: &Cluster, user: &str, password: &str) -> String {
     assert_eq!(page.status, 303, "{}", page.body);
     page.session()
 }
+
+/// The text of the element with this `id` in a page (its content up to the next tag).
+pub fn element_text(body: &str, id: &str) -> String {
+    let open = format!("id=\"{id}\">");
+    let at = body.find(&open).unwrap_or_else(|| panic!("no #{id} in {body}")) + open.len();
+    body[at..].split('<').next().unwrap().to_string()
+}
+
+/// The TOTP code an authenticator app with this base32 secret shows, `steps` 30-second steps
+/// from now.
+pub fn totp_code(secret_base32: &str, steps: i64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).unwrap();
+    let totp = totp_rs::Builder::new()
+        .with_secret(secret.as_bytes().to_vec())
+        .with_account_name("test")
+        .build()
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() + steps * 30;
+    totp.generate(u64::try_from(now).unwrap()).to_string()
+}

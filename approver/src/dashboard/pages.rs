@@ -2,15 +2,19 @@
 //! forms pages send (checked for origin, CSRF token and role, and audited), and the pages that
 //! say what went wrong.
 
+pub mod account;
 pub mod approvals;
 pub mod audit;
 pub mod connect;
 pub mod guard;
 pub mod home;
 pub mod login;
+pub mod notifiers;
+pub mod second_factor;
 pub mod setup;
 pub mod targets;
 pub mod tokens;
+pub mod users;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
@@ -234,6 +238,24 @@ fn path_id<T: std::str::FromStr>(ctx: &ApproverContext, raw: &str, what: &str) -
             &format!("That is not a {what}'s address."),
         ))
     })
+}
+
+/// A page showing a secret once (a generated password, a signing secret), then `back`.
+fn shown_once(
+    ctx: &ApproverContext,
+    s: &Session,
+    page: &str,
+    title: &str,
+    text: &str,
+    secret: &str,
+    back: &str,
+) -> HttpResponse {
+    let mut c = context(ctx, s, page);
+    c.insert("title", title);
+    c.insert("text", text);
+    c.insert("secret", secret);
+    c.insert("back", back);
+    view::page(ctx, "shown_once.html", c, StatusCode::OK)
 }
 
 /// A time as the pages show it (RFC 3339, UTC), or empty.

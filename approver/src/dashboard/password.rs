@@ -30,6 +30,13 @@ pub fn weakness(password: &str, username: &str) -> Option<String> {
     None
 }
 
+/// A new random password (24 URL-safe characters, ~143 bits), for an account an admin creates
+/// or resets.
+pub fn generate() -> String {
+    let secret = shellgate_shared::crypto::generate_secret("");
+    secrecy::ExposeSecret::expose_secret(&secret).chars().take(24).collect()
+}
+
 /// The argon2id PHC string of a password.
 pub async fn hash(password: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || {

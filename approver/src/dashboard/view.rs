@@ -40,6 +40,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("../../templates/audit.html")),
     ("connect.html", include_str!("../../templates/connect.html")),
     ("audit_event.html", include_str!("../../templates/audit_event.html")),
+    ("code.html", include_str!("../../templates/code.html")),
+    ("account.html", include_str!("../../templates/account.html")),
+    ("users.html", include_str!("../../templates/users.html")),
+    ("shown_once.html", include_str!("../../templates/shown_once.html")),
+    ("notifiers.html", include_str!("../../templates/notifiers.html")),
 ];
 
 /// The static files pages use: (name, content type, content). Each is served under a
@@ -478,5 +483,90 @@ mod tests {
             assert_eq!(local_path(Some(bad)), "/", "{bad}");
         }
         assert_eq!(local_path(None), "/");
+    }
+
+    #[test]
+    fn account_users_notifiers_and_code_pages_render_names_as_text() {
+        let tera = templates().unwrap();
+        let mut c = admin_context("account");
+        c.insert("user", EVIL);
+        for (k, v) in [
+            ("totp_since", ""),
+            ("totp_secret", "ABC"),
+            ("totp_url", "otpauth://x"),
+            ("totp_qr", "<svg></svg>"),
+        ] {
+            c.insert(k, v);
+        }
+        for k in ["totp_on", "enrolling", "mfa_required"] {
+            c.insert(k, &false);
+        }
+        c.insert("codes_left", &0);
+        c.insert("min_chars", &12);
+        c.insert(
+            "sessions",
+            &[serde_json::json!({"created_at": "t", "last_seen_at": "t", "client_ip": EVIL, "current": true})],
+        );
+        c.insert("error", &Some(EVIL));
+        c.insert("notice", &None::<String>);
+        c.insert("recovery_codes", &["abcde-fghjk"]);
+        let html = tera.render("account.html", &c).unwrap();
+        escaped("account", &html);
+        assert!(html.contains("abcde-fghjk") && html.contains("this one"), "{html}");
+        c.insert("enrolling", &true);
+        let html = tera.render("account.html", &c).unwrap();
+        assert!(
+            html.contains("<svg></svg>") && html.contains("id=\"totp-secret\">ABC<"),
+            "{html}"
+        );
+
+        let mut c = admin_context("users");
+        c.insert(
+            "users",
+            &[serde_json::json!({"id": "u1", "username": EVIL, "role": "viewer", "disabled": true, "totp": true, "created_at": "t"})],
+        );
+        c.insert("roles", &["admin", "approver", "viewer"]);
+        c.insert("error", &None::<String>);
+        escaped("users", &tera.render("users.html", &c).unwrap());
+
+        let mut c = admin_context("notifiers");
+        c.insert(
+            "notifiers",
+            &[
+                serde_json::json!({"id": "n1", "name": "pager", "kind": "webhook", "urlHint": EVIL,
+                "enabled": true, "createdBy": "ann"}),
+            ],
+        );
+        c.insert("configured", &["webhook"]);
+        c.insert(
+            "letters",
+            &[
+                serde_json::json!({"notifier": "webhook", "approval_id": "a1", "event": "requested",
+                "attempts": 2, "last_error": EVIL, "created_at": "t"}),
+            ],
+        );
+        c.insert("keyed", &true);
+        c.insert("error", &None::<String>);
+        let html = tera.render("notifiers.html", &c).unwrap();
+        escaped("notifiers", &html);
+        assert!(
+            html.contains("<code>webhook</code>") && html.contains("/approvals/a1"),
+            "{html}"
+        );
+
+        let mut c = admin_context("");
+        for (k, v) in [("action", "/step-up"), ("next", "/\"><img src=x>")] {
+            c.insert(k, v);
+        }
+        c.insert("step_up", &true);
+        c.insert("minutes", &5);
+        c.insert("error", &Some(EVIL));
+        escaped("code", &tera.render("code.html", &c).unwrap());
+
+        let mut c = admin_context("users");
+        for (k, v) in [("title", EVIL), ("text", "t"), ("secret", "s3cret"), ("back", "/users")] {
+            c.insert(k, v);
+        }
+        escaped("shown once", &tera.render("shown_once.html", &c).unwrap());
     }
 }

@@ -132,8 +132,17 @@ pub async fn create_notifier(
     ctx: web::Data<Arc<ApproverContext>>,
     body: web::Json<CreateNotifierRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let key = key(&ctx)?;
+    Ok(HttpResponse::Created().json(create(&ctx, &admin, body.into_inner()).await?))
+}
+
+/// Adds a notifier (from the API or the dashboard); its signing secret is in the answer when
+/// one was generated (shown once).
+pub async fn create(
+    ctx: &ApproverContext,
+    admin: &Admin,
+    body: CreateNotifierRequest,
+) -> Result<NotifierResponse, ApiError> {
+    let key = key(ctx)?;
     let name = validate::slug(body.name.trim(), "invalid_name")?;
     if CONFIGURED_NAMES.contains(&name.as_str()) {
         return Err(ApiError::Conflict(
@@ -181,7 +190,7 @@ pub async fn create_notifier(
                 })?;
             // Before the commit: once the answer is 201, no event is missed.
             if row.enabled {
-                notifiers::create_consumer(&ctx, id)
+                notifiers::create_consumer(ctx, id)
                     .await
                     .map_err(|e| unavailable("cannot create the notifier's consumer", &e))?;
             }
@@ -189,11 +198,11 @@ pub async fn create_notifier(
         })
         .await?;
     drop(conn);
-    notifiers::announce(&ctx).await;
+    notifiers::announce(ctx).await;
     tracing::info!(notifier = %row.name, kind = %row.kind, by = %admin.name, "notifier added");
     let mut view = NotifierResponse::from(row);
     view.signing_secret = secret.filter(|_| generated);
-    Ok(HttpResponse::Created().json(view))
+    Ok(view)
 }
 
 /// `GET /api/notifiers`: by name; the ones the settings configure are not listed.
@@ -230,8 +239,17 @@ pub async fn update_notifier(
     path: web::Path<String>,
     body: web::Json<UpdateNotifierRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let current = existing(&ctx, &path).await?;
+    Ok(HttpResponse::Ok().json(update(&ctx, &admin, &path, body.into_inner()).await?))
+}
+
+/// Changes a notifier (from the API or the dashboard); a regenerated secret is in the answer.
+pub async fn update(
+    ctx: &ApproverContext,
+    admin: &Admin,
+    id: &str,
+    body: UpdateNotifierRequest,
+) -> Result<NotifierResponse, ApiError> {
+    let current = existing(ctx, id).await?;
     if body.name.as_ref().is_some_and(|n| n.trim() != current.name) {
         return Err(ApiError::validation(
             "name_immutable",
@@ -257,7 +275,7 @@ pub async fn update_notifier(
     };
     let mut generated = None;
     if body.url.is_some() || body.secret.is_some() || body.regenerate_secret {
-        let key = key(&ctx)?;
+        let key = key(ctx)?;
         let (old_url, old_secret) = notifiers::open(key, &current).map_err(|e| {
             ApiError::Conflict(
                 "notifier_unreadable",
@@ -290,7 +308,7 @@ pub async fn update_notifier(
                 .await?
                 .ok_or(ApiError::NotFound("notifier"))?;
             if enabling {
-                notifiers::create_consumer(&ctx, current.id)
+                notifiers::create_consumer(ctx, current.id)
                     .await
                     .map_err(|e| unavailable("cannot create the notifier's consumer", &e))?;
             }
@@ -298,15 +316,15 @@ pub async fn update_notifier(
         })
         .await?;
     drop(conn);
-    if disabling && let Err(e) = notifiers::delete_consumer(&ctx, current.id).await {
+    if disabling && let Err(e) = notifiers::delete_consumer(ctx, current.id).await {
         // The replicas delete it too when they stop the notifier.
         tracing::warn!(error = %e, "consumer of a disabled notifier left for the replicas to delete");
     }
-    notifiers::announce(&ctx).await;
+    notifiers::announce(ctx).await;
     tracing::info!(notifier = %row.name, by = %admin.name, "notifier changed");
     let mut view = NotifierResponse::from(row);
     view.signing_secret = generated;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(view)
 }
 
 /// `DELETE /api/notifiers/{id}`: events waiting for it are dropped; its dead letters stay.
@@ -315,16 +333,22 @@ pub async fn delete_notifier(
     ctx: web::Data<Arc<ApproverContext>>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: NotifierId = parse_id(&path)?;
+    delete(&ctx, &admin, &path).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes a notifier (from the API or the dashboard).
+pub async fn delete(ctx: &ApproverContext, admin: &Admin, id: &str) -> Result<(), ApiError> {
+    let id: NotifierId = parse_id(id)?;
     let mut conn = ctx.conn().await?;
     if !queries::notifications::delete_notifier(&mut conn, id).await? {
         return Err(ApiError::NotFound("notifier"));
     }
     drop(conn);
-    if let Err(e) = notifiers::delete_consumer(&ctx, id).await {
+    if let Err(e) = notifiers::delete_consumer(ctx, id).await {
         tracing::warn!(error = %e, "consumer of a deleted notifier left for the replicas to delete");
     }
-    notifiers::announce(&ctx).await;
+    notifiers::announce(ctx).await;
     tracing::info!(notifier_id = %id, by = %admin.name, "notifier deleted");
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }

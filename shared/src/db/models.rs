@@ -21,7 +21,13 @@ pub struct AdminKey {
     pub created_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
+    /// What the key may do beyond managing (`approvals`: decide approvals when MFA is required
+    /// for them).
+    pub scopes: Vec<String>,
 }
+
+/// The scope that lets an admin key decide approvals when SHELLGATE_REQUIRE_MFA_FOR_APPROVALS is set.
+pub const APPROVALS_SCOPE: &str = "approvals";
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = admin_api_keys)]
@@ -29,6 +35,7 @@ pub struct NewAdminKey<'a> {
     pub id: AdminKeyId,
     pub name: &'a str,
     pub key_hash: &'a [u8],
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -327,6 +334,18 @@ pub struct User {
     pub disabled: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The TOTP secret, sealed (see the approver's `dashboard::mfa`); set while enrolling too.
+    pub totp_secret: Option<Vec<u8>>,
+    /// When TOTP was confirmed; `None`: the user has no second factor.
+    pub totp_enabled_at: Option<OffsetDateTime>,
+    /// The time step of the last TOTP code accepted (none is accepted twice).
+    pub totp_last_step: Option<i64>,
+}
+
+impl User {
+    pub fn has_totp(&self) -> bool {
+        self.totp_enabled_at.is_some()
+    }
 }
 
 #[derive(Debug, Insertable)]

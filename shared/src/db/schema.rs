@@ -8,6 +8,7 @@ diesel::table! {
         created_at -> Timestamptz,
         last_used_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        scopes -> Array<Text>,
     }
 }
 
@@ -186,6 +187,17 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        totp_secret -> Nullable<Bytea>,
+        totp_enabled_at -> Nullable<Timestamptz>,
+        totp_last_step -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    user_recovery_codes (user_id, code_hash) {
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -196,6 +208,8 @@ diesel::table! {
         created_at -> Timestamptz,
         last_seen_at -> Timestamptz,
         client_ip -> Nullable<Text>,
+        second_factor_pending -> Bool,
+        stepped_up_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -216,6 +230,7 @@ diesel::table! {
 }
 
 diesel::joinable!(user_sessions -> users (user_id));
+diesel::joinable!(user_recovery_codes -> users (user_id));
 diesel::joinable!(ssh_host_keys -> targets (target_id));
 diesel::joinable!(token_permissions -> targets (target_id));
 diesel::joinable!(token_permissions -> tokens (token_id));

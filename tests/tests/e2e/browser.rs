@@ -269,3 +269,112 @@ async fn targets_a_token_and_a_live_approval_in_chromium() {
     );
     b.quit().await;
 }
+
+/// Clicks the element `css` selects.
+async fn click(b: &Browser, css: &str) {
+    b.driver().find(By::Css(css)).await.unwrap().click().await.unwrap();
+}
+
+/// Types `text` into the field with this id.
+async fn type_in(b: &Browser, id: &str, text: &str) {
+    let input = b.driver().find(By::Id(id)).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+/// With MFA required for approvals: an admin enrols TOTP (QR, recovery codes), is sent to the
+/// step-up page by her first Approve and decides after a fresh code; a viewer sees the queue
+/// without buttons; an expired session leads back to the login page, then to where it was.
+#[actix_web::test]
+async fn step_up_a_viewer_and_an_expired_session_in_chromium() {
+    use shellgate_tests::pages::{totp_code, user_cli};
+    let up = shellgate_tests::upstream::Upstream::start();
+    let c = Cluster::up_with(&[("SHELLGATE_REQUIRE_MFA_FOR_APPROVALS", "true")]).await;
+    let target = c.create_http_target("api", &up.url, None).await;
+    let (_, token) = c.create_token(&[&target]).await;
+    for (name, role) in [("ann", "admin"), ("vic", "viewer")] {
+        let out = user_cli(&c, &["create", "--name", name, "--role", role], PASSWORD);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let base = c.approver();
+    let mut ann = Browser::start("step-up").await;
+    ann.driver().goto(&format!("{base}/account")).await.unwrap();
+    ann.wait_for("<h1>Log in</h1>").await;
+    submit(&ann, &[("username", "ann"), ("password", PASSWORD)]).await;
+    ann.wait_for("Two-factor authentication").await;
+
+    // Enrol: the QR code and the secret, then the first code; the recovery codes once.
+    click(&ann, "form[action='/account/totp/start'] button").await;
+    let html = ann.wait_for("id=\"totp-secret\"").await;
+    assert!(html.contains("<svg"), "{html}");
+    ann.screenshot("totp-enrol").await;
+    let secret = ann
+        .driver()
+        .find(By::Id("totp-secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    type_in(&ann, "code-confirm", &totp_code(&secret, 0)).await;
+    click(&ann, "form[action='/account/totp/confirm'] button").await;
+    ann.wait_for("Your recovery codes").await;
+    ann.screenshot("recovery-codes").await;
+
+    // An agent's request waits; Ann's first Approve asks for a fresh code, then decides.
+    let url = format!("{}/gateway/api/items/1", c.gateway());
+    let res = c.http.agent("DELETE", &url, &token).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 202);
+    ann.driver().goto(&format!("{base}/approvals")).await.unwrap();
+    ann.wait_for("Deciding needs a fresh code").await;
+    click(&ann, "button.approve").await;
+    ann.wait_for("Confirm it is you").await;
+    ann.screenshot("step-up").await;
+    type_in(&ann, "code", &totp_code(&secret, 1)).await;
+    click(&ann, "main button[type=submit]").await;
+    ann.wait_for("class=\"approve\">Approve").await;
+    assert!(
+        ann.driver()
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/approvals/")
+    );
+    click(&ann, "button.approve").await;
+    ann.wait_for("Decided</dt>").await;
+    ann.screenshot("approved-after-step-up").await;
+    ann.quit().await;
+
+    // A viewer sees what waits, and no button to decide it.
+    let res = c
+        .http
+        .agent("DELETE", &format!("{}/gateway/api/items/2", c.gateway()), &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 202);
+    let mut vic = Browser::start("viewer").await;
+    vic.driver().goto(&format!("{base}/approvals")).await.unwrap();
+    vic.wait_for("<h1>Log in</h1>").await;
+    submit(&vic, &[("username", "vic"), ("password", PASSWORD)]).await;
+    let html = vic.wait_for("/items/2").await;
+    assert!(!html.contains("class=\"approve\""), "{html}");
+    assert!(!html.contains("href=\"/users\""), "no Users page for a viewer");
+    vic.screenshot("viewer-approvals").await;
+
+    // Idle past the limit (as if two hours went by): the next page is the login, and after it
+    // the page that was asked for.
+    c.db.query(
+        "UPDATE user_sessions SET last_seen_at = now() - interval '2 hours' \
+         WHERE user_id = (SELECT id FROM users WHERE username = 'vic')",
+    )
+    .await;
+    vic.driver().goto(&format!("{base}/audit")).await.unwrap();
+    vic.wait_for("<h1>Log in</h1>").await;
+    vic.screenshot("session-expired").await;
+    submit(&vic, &[("username", "vic"), ("password", PASSWORD)]).await;
+    vic.wait_for("vic (viewer)").await;
+    assert!(vic.driver().current_url().await.unwrap().path().ends_with("/audit"));
+    vic.quit().await;
+}

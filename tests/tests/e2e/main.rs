@@ -9,6 +9,7 @@ mod capabilities;
 mod cli;
 mod client_addr;
 mod dashboard;
+mod dashboard_accounts;
 mod dashboard_audit;
 mod dashboard_manage;
 mod edge;

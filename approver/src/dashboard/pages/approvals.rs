@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 
 use super::{signed_in, unavailable, when};
 use crate::context::ApproverContext;
+use crate::dashboard::mfa::{self, DecisionGate};
 use crate::dashboard::session::Session;
 use crate::dashboard::{csrf, view};
 use crate::error::ApiError;
@@ -157,7 +158,7 @@ impl Card {
     }
 }
 
-/// Who may decide (MFA step-up comes with TOTP).
+/// Which roles decide (with MFA required for approvals, a recent step-up too: `mfa::decision_gate`).
 fn may_decide(role: UserRole) -> bool {
     matches!(role, UserRole::Admin | UserRole::Approver)
 }
@@ -235,6 +236,9 @@ async fn queue(ctx: &ApproverContext) -> Result<(Vec<Card>, Vec<Card>), ApiError
 fn context(ctx: &ApproverContext, s: &Session, page: &str) -> tera::Context {
     let mut c = super::context(ctx, s, page);
     c.insert("may_decide", &may_decide(s.user.role));
+    let gate = mfa::decision_gate(ctx, &s.user, s.stepped_up_at);
+    c.insert("needs_second_factor", &(gate == DecisionGate::NeedsSecondFactor));
+    c.insert("needs_step_up", &(gate == DecisionGate::NeedsStepUp));
     c
 }
 
@@ -358,6 +362,21 @@ pub async fn decide(
             "That is not an approval's address.",
         );
     };
+    match mfa::decision_gate(&ctx, &s.user, s.stepped_up_at) {
+        DecisionGate::Open => {}
+        DecisionGate::NeedsSecondFactor => {
+            view::audit(
+                &ctx,
+                &req,
+                StatusCode::FORBIDDEN,
+                Some("second_factor_required"),
+                &s.user.username,
+            );
+            return super::second_factor::no_second_factor(&ctx);
+        }
+        // Nothing decided: the fresh code first, then back to this approval.
+        DecisionGate::NeedsStepUp => return view::redirect(&format!("/step-up?next=/approvals/{id}")),
+    }
     let by = format!("user:{}", s.user.username);
     let approve = matches!(decision, Decision::Approve);
     match record_decision(&ctx, id, approve, &by, form.comment.as_deref()).await {

@@ -99,41 +99,21 @@ pub async fn submit(
     let form = form.into_inner();
     let next = view::local_path(form.next.as_deref()).to_string();
     let account: String = form.username.trim().to_lowercase().chars().take(64).collect();
-    // Per client address, in this replica.
-    let limiter = &ctx.dashboard.logins;
-    if let Some(ip) = view::client_ip(&req).and_then(|ip| ip.parse().ok())
-        && let Err(not_until) = limiter.check_key(&ip)
-    {
-        let wait = not_until.wait_time_from(limiter.clock().now());
-        return try_again(&ctx, &account, &next, wait.as_secs() + 1);
+    match limited(&ctx, &req, &account).await {
+        Ok(None) => {}
+        Ok(Some(secs)) => return try_again(&ctx, &account, &next, secs),
+        Err(_) => return unavailable(&ctx),
     }
-    // Per account name, for every replica (unknown names count the same way).
-    let checked = async {
+    let found = async {
         let mut conn = ctx.conn().await?;
-        let failures = queries::users::login_failures(&mut conn, &account, WINDOW).await?;
-        let user = queries::users::find_user_by_name(&mut conn, &account).await?;
-        Ok::<_, crate::error::ApiError>((failures, user))
+        Ok::<_, crate::error::ApiError>(queries::users::find_user_by_name(&mut conn, &account).await?)
     };
-    let Ok((failures, user)) = checked.await else {
+    let Ok(user) = found.await else {
         return unavailable(&ctx);
     };
-    if let Some(left) = failures.and_then(|(n, last)| wait_after(n, last)) {
-        let secs = u64::try_from(left.whole_seconds()).unwrap_or(0) + 1;
-        view::audit(
-            &ctx,
-            &req,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some("login_limited"),
-            &account,
-        );
-        return try_again(&ctx, &account, &next, secs);
-    }
     let stored = user.as_ref().filter(|u| !u.disabled).map(|u| u.password_hash.clone());
     if !password::verify(form.password, stored).await {
-        if let Ok(mut conn) = ctx.conn().await {
-            let _ = queries::users::record_login_failure(&mut conn, &account, WINDOW).await;
-        }
-        view::audit(&ctx, &req, StatusCode::UNAUTHORIZED, Some("login_failed"), &account);
+        failed_try(&ctx, &req, &account, "login_failed").await;
         return form_page(
             &ctx,
             StatusCode::UNAUTHORIZED,
@@ -145,18 +125,64 @@ pub async fn submit(
     let Some(user) = user else {
         return unavailable(&ctx);
     };
-    if let Ok(mut conn) = ctx.conn().await {
-        let _ = queries::users::clear_login_failures(&mut conn, &account).await;
+    // With a second factor, the password opens only the way to the code page.
+    let pending = user.has_totp();
+    if !pending {
+        succeeded(&ctx, &req, &account).await;
     }
-    view::audit(&ctx, &req, StatusCode::SEE_OTHER, None, &user.username);
-    match session::start(&ctx, keys, &req, &user).await {
+    match session::start(&ctx, keys, &req, &user, pending).await {
         Ok(cookie) => {
-            let mut res = view::redirect(&next);
+            let then = if pending {
+                let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+                format!("/login/code?next={next}")
+            } else {
+                next
+            };
+            let mut res = view::redirect(&then);
             let _ = res.add_cookie(&cookie);
             res
         }
         Err(_) => unavailable(&ctx),
     }
+}
+
+/// Whether this client address (in this replica) or account name (for every replica; known or
+/// not) must wait before its next try: the seconds to wait.
+pub(super) async fn limited(
+    ctx: &ApproverContext,
+    req: &HttpRequest,
+    account: &str,
+) -> Result<Option<u64>, crate::error::ApiError> {
+    let limiter = &ctx.dashboard.logins;
+    if let Some(ip) = view::client_ip(req).and_then(|ip| ip.parse().ok())
+        && let Err(not_until) = limiter.check_key(&ip)
+    {
+        let wait = not_until.wait_time_from(limiter.clock().now());
+        return Ok(Some(wait.as_secs() + 1));
+    }
+    let mut conn = ctx.conn().await?;
+    let failures = queries::users::login_failures(&mut conn, account, WINDOW).await?;
+    let Some(left) = failures.and_then(|(n, last)| wait_after(n, last)) else {
+        return Ok(None);
+    };
+    view::audit(ctx, req, StatusCode::TOO_MANY_REQUESTS, Some("login_limited"), account);
+    Ok(Some(u64::try_from(left.whole_seconds()).unwrap_or(0) + 1))
+}
+
+/// A wrong password or code: counted against the account name, and audited with `code`.
+pub(super) async fn failed_try(ctx: &ApproverContext, req: &HttpRequest, account: &str, code: &'static str) {
+    if let Ok(mut conn) = ctx.conn().await {
+        let _ = queries::users::record_login_failure(&mut conn, account, WINDOW).await;
+    }
+    view::audit(ctx, req, StatusCode::UNAUTHORIZED, Some(code), account);
+}
+
+/// Signed in: the account's failures are forgotten, and the login audited.
+pub(super) async fn succeeded(ctx: &ApproverContext, req: &HttpRequest, account: &str) {
+    if let Ok(mut conn) = ctx.conn().await {
+        let _ = queries::users::clear_login_failures(&mut conn, account).await;
+    }
+    view::audit(ctx, req, StatusCode::SEE_OTHER, None, account);
 }
 
 pub async fn logout(

@@ -101,7 +101,7 @@ pub async fn submit(
         Err(_) => return unavailable(&ctx),
     };
     view::audit(&ctx, &req, StatusCode::SEE_OTHER, None, &user.username);
-    match session::start(&ctx, keys, &req, &user).await {
+    match session::start(&ctx, keys, &req, &user, false).await {
         Ok(cookie) => {
             let mut res = view::redirect("/");
             let _ = res.add_cookie(&cookie);
