@@ -2,6 +2,7 @@
 //! single-machine default); `gateway`, `executor` and `approver` run one role each (the
 //! Kubernetes way); `migrate`, `keygen` and `admin-key` are for operators.
 
+mod embed;
 mod forwarded;
 mod guard_cli;
 mod roles;

@@ -245,6 +245,8 @@ async fn shut_down(buses: Vec<Bus>, running: Vec<Running>) {
 }
 
 pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
+    // Postgres and NATS of its own where none runs (stopped when `up` stops, or on an error).
+    let mut embedded = crate::embed::Embedded::prepare(&mut settings)?;
     crate::migrate(&settings).await?;
     settings.session_secret = Some(vault_keys::session_secret_for_single_process(&settings)?);
     let vault = vault_keys::for_single_process(&settings)?;
@@ -265,9 +267,11 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
     .await?;
     let executor = start_executor(&settings, executor_bus.clone(), db.clone(), vault, metrics.clone()).await?;
     let gateway = start_gateway(&settings, gateway_bus.clone(), db, metrics).await?;
+    embedded.describe();
     announce(&[&gateway, &approver, &executor]);
     wait_for_signal().await;
     shut_down(vec![gateway_bus, executor_bus, bus], vec![gateway, executor, approver]).await;
+    embedded.stop();
     Ok(())
 }
 

@@ -25,6 +25,9 @@ pub struct Settings {
 
     /// Where `up` keeps generated state (the vault key pair when none is configured).
     pub data_dir: PathBuf,
+    /// `up` only: `auto` starts its own PostgreSQL and NATS where none answers at the default
+    /// address and no URL is set; `always` does regardless; `never` does not.
+    pub embed: String,
     /// `text` or `json`.
     pub log_format: String,
 
@@ -175,6 +178,7 @@ impl Default for Settings {
             nats_prefix: "sg".into(),
             nats_connect_timeout_ms: 5_000,
             data_dir: PathBuf::from(".shellgate"),
+            embed: "auto".into(),
             log_format: "text".into(),
             gateway_listen: "127.0.0.1:8080".into(),
             approver_listen: "127.0.0.1:8081".into(),
@@ -390,6 +394,12 @@ impl Settings {
         }
         if self.session_idle_secs == 0 || self.session_max_secs < self.session_idle_secs {
             return bad("SHELLGATE_SESSION_IDLE_SECS must be positive and at most SHELLGATE_SESSION_MAX_SECS");
+        }
+        if !matches!(
+            self.embed.trim().to_ascii_lowercase().as_str(),
+            "auto" | "always" | "never"
+        ) {
+            return bad("SHELLGATE_EMBED must be auto, always or never");
         }
         if self.step_up_secs == 0 {
             return bad("SHELLGATE_STEP_UP_SECS must be positive");

@@ -13,6 +13,7 @@ mod dashboard_accounts;
 mod dashboard_audit;
 mod dashboard_manage;
 mod edge;
+mod embed;
 mod encoded_responses;
 mod executor_death;
 mod install;
