@@ -132,6 +132,24 @@ impl Embedded {
         Ok(out)
     }
 
+    /// A database error at start, with what to do when Postgres answered at the default address
+    /// but refused the default login (e.g. a distribution's cluster with password logins).
+    pub fn explain(&self, settings: &Settings, e: anyhow::Error) -> anyhow::Error {
+        let refused = format!("{e:#}").contains("authentication");
+        if !refused
+            || self.postgres.is_some()
+            || explicit("database_url")
+            || Mode::parse(&settings.embed).ok() == Some(Mode::Never)
+        {
+            return e;
+        }
+        e.context(
+            "something answers at 127.0.0.1:5432 but refused Shellgate's login (user postgres, no \
+             password). Give its URL with a password in SHELLGATE_DATABASE_URL, or set \
+             SHELLGATE_EMBED=always to let up run its own PostgreSQL",
+        )
+    }
+
     /// What `up` says about the services it runs.
     pub fn describe(&self) {
         if let Some(pg) = &self.postgres {

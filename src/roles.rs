@@ -247,7 +247,9 @@ async fn shut_down(buses: Vec<Bus>, running: Vec<Running>) {
 pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
     // Postgres and NATS of its own where none runs (stopped when `up` stops, or on an error).
     let mut embedded = crate::embed::Embedded::prepare(&mut settings)?;
-    crate::migrate(&settings).await?;
+    if let Err(e) = crate::migrate(&settings).await {
+        return Err(embedded.explain(&settings, e));
+    }
     settings.session_secret = Some(vault_keys::session_secret_for_single_process(&settings)?);
     let vault = vault_keys::for_single_process(&settings)?;
     let (db, bus) = connect(&settings, "shellgate-up-approver").await?;
