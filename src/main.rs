@@ -98,7 +98,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _telemetry = shellgate_shared::telemetry::init(&settings.log_format, service_name(&cli.command));
+    let quiet = matches!(cli.command, Command::Up);
+    let _telemetry = shellgate_shared::telemetry::init(
+        &settings.log_format,
+        service_name(&cli.command),
+        if quiet { "warn" } else { "info" },
+    );
     let result = actix_rt::System::new().block_on(run(cli.command, settings));
     match result {
         Ok(()) => ExitCode::SUCCESS,

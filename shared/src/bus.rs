@@ -134,9 +134,14 @@ impl Bus {
                 let counter = counter.clone();
                 async move {
                     match event {
-                        async_nats::Event::Connected | async_nats::Event::Disconnected => {
+                        // Connecting is ordinary; losing the connection is worth a warning.
+                        async_nats::Event::Connected => {
                             counter.fetch_add(1, Ordering::SeqCst);
-                            tracing::warn!(?event, "NATS connection changed");
+                            tracing::info!("NATS connected");
+                        }
+                        async_nats::Event::Disconnected => {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                            tracing::warn!("NATS connection lost; reconnecting");
                         }
                         async_nats::Event::SlowConsumer(sid) => {
                             tracing::warn!(sid, "NATS slow consumer: messages dropped");

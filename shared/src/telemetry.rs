@@ -54,11 +54,12 @@ pub fn log_caps() -> Targets {
 }
 
 /// Sets up logging and, when configured, trace export. `service` names the process in traces
-/// unless `OTEL_SERVICE_NAME` says otherwise.
-pub fn init(format: &str, service: &str) -> Telemetry {
+/// unless `OTEL_SERVICE_NAME` says otherwise; without `RUST_LOG` the level is `default_level`
+/// (`up` on a laptop is quiet: `warn`; the roles run apart log `info`).
+pub fn init(format: &str, service: &str, default_level: &str) -> Telemetry {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .unwrap_or_else(|_| EnvFilter::new(default_level))
         .add_directive("tracing_actix_web=info".parse().unwrap_or_default());
     let provider = if otlp_configured() {
         match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
