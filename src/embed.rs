@@ -150,8 +150,17 @@ impl Embedded {
         )
     }
 
-    /// What `up` says about the services it runs.
-    pub fn describe(&self) {
+    /// What `up` says about its data and the services it runs.
+    pub fn describe(&self, settings: &Settings) {
+        let data = settings
+            .data_dir
+            .canonicalize()
+            .unwrap_or_else(|_| settings.data_dir.clone());
+        println!(
+            "  data:     {} (the vault key, session and notifier keys{}: back it up)",
+            data.display(),
+            if self.postgres.is_some() { ", the database" } else { "" }
+        );
         if let Some(pg) = &self.postgres {
             println!(
                 "  postgres: started by up, on 127.0.0.1:{} (loopback only); data in {}",

@@ -269,7 +269,7 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
     .await?;
     let executor = start_executor(&settings, executor_bus.clone(), db.clone(), vault, metrics.clone()).await?;
     let gateway = start_gateway(&settings, gateway_bus.clone(), db, metrics).await?;
-    embedded.describe();
+    embedded.describe(&settings);
     announce(&[&gateway, &approver, &executor]);
     wait_for_signal().await;
     shut_down(vec![gateway_bus, executor_bus, bus], vec![gateway, executor, approver]).await;
