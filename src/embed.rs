@@ -88,13 +88,36 @@ fn wait_until_answers(port: u16, what: &str, within: Duration) -> anyhow::Result
     Ok(())
 }
 
-fn is_root() -> bool {
-    fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+/// This process's user id (the owner of a file it just made).
+fn our_uid() -> u32 {
+    let probe = std::env::temp_dir().join(format!("shellgate-uid-{}", std::process::id()));
+    let uid = fs::File::create(&probe)
+        .and_then(|f| f.metadata())
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap_or(u32::MAX);
+    let _ = fs::remove_file(&probe);
+    uid
 }
 
-/// Whether process `pid` runs the program `comm`.
+fn is_root() -> bool {
+    our_uid() == 0
+}
+
+/// Whether process `pid` runs the program `comm` (where there is no /proc, as on macOS, `ps`
+/// says).
 fn alive(pid: u32, comm: &str) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+    if Path::new("/proc/self").exists() {
+        return fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm);
+    }
+    Command::new("ps")
+        .args(["-o", "comm=", "-p", &pid.to_string()])
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim().ends_with(comm))
+}
+
+/// A path as one word for the shell `pg_ctl` passes server options through.
+fn shell_quoted(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -121,7 +144,7 @@ impl Embedded {
         let wanted = |key: &str, default: &str| mode == Mode::Always || (!explicit(key) && !answers(default));
         if wanted("nats_url", "127.0.0.1:4222") {
             let nats = Nats::start(&data.join("nats"))?;
-            settings.nats_url = format!("nats://127.0.0.1:{}", nats.port);
+            settings.nats_url = format!("nats://shellgate:{}@127.0.0.1:{}", nats.password, nats.port);
             out.nats = Some(nats);
         }
         if wanted("database_url", "127.0.0.1:5432") {
@@ -327,6 +350,15 @@ impl Postgres {
         fs::create_dir_all(&pg.dir).with_context(|| format!("creating {}", pg.dir.display()))?;
         let sockets = pg.socket_dir();
         fs::create_dir_all(&sockets)?;
+        // Under /tmp anyone could have made it first: only a real folder of ours will do.
+        let meta = fs::symlink_metadata(&sockets)?;
+        let ours = std::os::unix::fs::MetadataExt::uid(&meta) == our_uid() || pg.run_as.is_some() && is_root();
+        if meta.file_type().is_symlink() || !meta.is_dir() || !ours {
+            bail!(
+                "{} is not a folder of this user's: remove it, or choose a shorter SHELLGATE_DATA_DIR",
+                sockets.display()
+            );
+        }
         fs::set_permissions(&sockets, fs::Permissions::from_mode(0o700))?;
         if let Some(user) = &pg.run_as {
             for d in [&pg.dir, &sockets] {
@@ -414,7 +446,7 @@ impl Postgres {
 
     fn launch(&self, sockets: &Path) -> anyhow::Result<u16> {
         let port = free_port()?;
-        let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", sockets.display());
+        let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1", shell_quoted(sockets));
         let cluster = self.cluster().display().to_string();
         let log = self.dir.join("postgres.log").display().to_string();
         // pg_ctl starts the server in its own session and waits until it accepts connections.
@@ -454,6 +486,8 @@ struct Nats {
     dir: PathBuf,
     port: u16,
     pid: u32,
+    /// Of the `shellgate` user the server accepts.
+    password: String,
     /// `None` when adopted from a previous `up`.
     child: Option<std::process::Child>,
 }
@@ -466,14 +500,33 @@ impl Nats {
         }
         let port = free_port()?;
         let pid_file = dir.join("nats.pid");
-        let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string()])
-            .arg("-sd")
-            .arg(dir.join("store"))
-            .arg("-P")
-            .arg(&pid_file)
-            .arg("-l")
-            .arg(dir.join("nats.log"))
+        // A password, so other users of this machine cannot publish work to the executors; in a
+        // 0600 configuration file, never in the process's arguments.
+        let password_file = dir.join("password");
+        let password = match fs::read_to_string(&password_file) {
+            Ok(p) if !p.trim().is_empty() => p.trim().to_string(),
+            _ => {
+                let p = hex::encode(rand_bytes()?);
+                write_private(&password_file, &p)?;
+                p
+            }
+        };
+        let config = dir.join("nats.conf");
+        let store = dir.join("store");
+        write_private(
+            &config,
+            &format!(
+                "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {store:?} }}\n\
+                 authorization {{ user: shellgate, password: \"{password}\" }}\npid_file: {pid:?}\n\
+                 log_file: {log:?}\n",
+                store = store.display().to_string(),
+                pid = pid_file.display().to_string(),
+                log = dir.join("nats.log").display().to_string(),
+            ),
+        )?;
+        let mut child = Command::new("nats-server")
+            .arg("-c")
+            .arg(&config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -486,17 +539,20 @@ impl Nats {
                      Fedora: dnf install nats-server; macOS: brew install nats-server), or set SHELLGATE_NATS_URL"
                 )
             })?;
-        let pid = child.id();
-        write_private(&dir.join("port"), &port.to_string())?;
-        let n = Self {
-            dir: dir.to_path_buf(),
-            port,
-            pid,
-            child: Some(child),
-        };
         wait_until_answers(port, "nats-server", Duration::from_secs(20))
             .with_context(|| format!("see {}", dir.join("nats.log").display()))?;
-        Ok(n)
+        // Another process may have taken the port between our probe and the server's bind.
+        if let Ok(Some(status)) = child.try_wait() {
+            bail!("nats-server stopped ({status}); see {}", dir.join("nats.log").display());
+        }
+        write_private(&dir.join("port"), &port.to_string())?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            port,
+            pid: child.id(),
+            password,
+            child: Some(child),
+        })
     }
 
     /// The server a previous `up` left running on this folder, if it still answers.
@@ -507,16 +563,22 @@ impl Nats {
             let _ = fs::remove_file(dir.join("nats.pid"));
             return None;
         }
+        let password = fs::read_to_string(dir.join("password")).ok()?.trim().to_string();
         tracing::info!(port, "adopted the NATS server a previous up left running");
         Some(Self {
             dir: dir.to_path_buf(),
             port,
             pid,
+            password,
             child: None,
         })
     }
 
     fn stop(mut self) {
+        // An adopted server's pid may have been reused since: only a nats-server is signalled.
+        if self.child.is_none() && !alive(self.pid, "nats-server") {
+            return;
+        }
         let _ = Command::new("kill").args(["-TERM", &self.pid.to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
@@ -552,5 +614,11 @@ mod tests {
                 .to_string()
                 .contains("auto, always or never")
         );
+    }
+
+    #[test]
+    fn paths_reach_pg_ctl_s_shell_as_one_word() {
+        assert_eq!(shell_quoted(Path::new("/a b/c")), "'/a b/c'");
+        assert_eq!(shell_quoted(Path::new("/x'$(id)")), "'/x'\\''$(id)'");
     }
 }

@@ -29,6 +29,10 @@ pub struct Admin {
     pub key_id: Option<AdminKeyId>,
     /// The key's name, or the user's.
     pub name: String,
+    /// Why this caller may not decide approvals now (a missing step-up or `approvals` scope), as
+    /// the stable code and message of the 403; checked by the decision handler itself, after
+    /// routing, so no spelling of the path gets around it.
+    pub may_not_decide: Option<(&'static str, String)>,
 }
 
 impl Admin {
@@ -90,27 +94,22 @@ async fn session_caller(ctx: &ApproverContext, req: &HttpRequest) -> Result<Opti
             format!("the role {} may not do this", session.user.role.as_str()),
         ));
     }
-    if is_decision(req.method(), req.path()) {
-        use crate::dashboard::mfa::{DecisionGate, decision_gate};
-        match decision_gate(ctx, &session.user, session.stepped_up_at) {
-            DecisionGate::Open => {}
-            DecisionGate::NeedsSecondFactor => {
-                return Err(ApiError::Forbidden(
-                    "second_factor_required",
-                    "deciding approvals needs two-factor authentication: enrol under My account".into(),
-                ));
-            }
-            DecisionGate::NeedsStepUp => {
-                return Err(ApiError::Forbidden(
-                    "step_up_required",
-                    "deciding approvals needs a fresh two-factor code: confirm at /step-up".into(),
-                ));
-            }
-        }
-    }
+    use crate::dashboard::mfa::{DecisionGate, decision_gate};
+    let may_not_decide = match decision_gate(ctx, &session.user, session.stepped_up_at) {
+        DecisionGate::Open => None,
+        DecisionGate::NeedsSecondFactor => Some((
+            "second_factor_required",
+            "deciding approvals needs two-factor authentication: enrol under My account".to_string(),
+        )),
+        DecisionGate::NeedsStepUp => Some((
+            "step_up_required",
+            "deciding approvals needs a fresh two-factor code: confirm at /step-up".to_string(),
+        )),
+    };
     Ok(Some(Admin {
         key_id: None,
         name: session.user.username,
+        may_not_decide,
     }))
 }
 
@@ -150,20 +149,18 @@ pub async fn authenticate(req: &HttpRequest) -> Result<Admin, ApiError> {
         queries::admin_keys::find_active_admin_key(&mut conn, &hash_secret(key)).await?
     };
     let key = found.ok_or(ApiError::InvalidKey)?;
-    if ctx.dashboard.require_mfa
-        && is_decision(req.method(), req.path())
-        && !key.scopes.iter().any(|s| s == APPROVALS_SCOPE)
-    {
-        return Err(ApiError::Forbidden(
+    let may_not_decide = (ctx.dashboard.require_mfa && !key.scopes.iter().any(|s| s == APPROVALS_SCOPE)).then(|| {
+        (
             "approvals_scope_required",
             "with SHELLGATE_REQUIRE_MFA_FOR_APPROVALS set, only admin keys created with the `approvals` \
              scope decide approvals (shellgate admin-key create --scope approvals)"
-                .into(),
-        ));
-    }
+                .to_string(),
+        )
+    });
     let admin = Admin {
         key_id: Some(key.id),
         name: key.name,
+        may_not_decide,
     };
     req.extensions_mut().insert(admin.clone());
     Ok(admin)

@@ -127,7 +127,22 @@ impl Bus {
         let reconnects = Arc::new(AtomicU64::new(0));
         let counter = reconnects.clone();
         let url = settings.nats_url.clone();
-        let client = async_nats::ConnectOptions::new()
+        // `nats://user:password@host:port`: the credentials go in the options, the address alone
+        // to the connector.
+        let (options, address) = match url::Url::parse(&url) {
+            Ok(mut u) if !u.username().is_empty() && u.password().is_some() => {
+                let user = u.username().to_string();
+                let password = u.password().unwrap_or_default().to_string();
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                (
+                    async_nats::ConnectOptions::with_user_and_password(user, password),
+                    u.to_string(),
+                )
+            }
+            _ => (async_nats::ConnectOptions::new(), url.clone()),
+        };
+        let client = options
             .name(name)
             .connection_timeout(Duration::from_millis(settings.nats_connect_timeout_ms))
             .event_callback(move |event| {
@@ -150,10 +165,10 @@ impl Bus {
                     }
                 }
             })
-            .connect(url.as_str())
+            .connect(address.as_str())
             .await
             .map_err(|e| BusError::Unreachable {
-                url: url.clone(),
+                url: crate::db::redacted_url(&url),
                 reason: e.to_string(),
             })?;
         Ok(Self {
@@ -202,7 +217,7 @@ impl Bus {
             })
             .await
             .map_err(|e| BusError::JetStream {
-                url: url.to_string(),
+                url: crate::db::redacted_url(url),
                 reason: e.to_string(),
             })
     }

@@ -180,6 +180,8 @@ fn acting(s: &Session) -> Admin {
     Admin {
         key_id: None,
         name: s.user.username.clone(),
+        // Pages decide through their own handler, which asks for the step-up itself.
+        may_not_decide: None,
     }
 }
 

@@ -304,6 +304,7 @@ async fn step_up_a_viewer_and_an_expired_session_in_chromium() {
     ann.wait_for("Two-factor authentication").await;
 
     // Enrol: the QR code and the secret, then the first code; the recovery codes once.
+    type_in(&ann, "current-totp", PASSWORD).await;
     click(&ann, "form[action='/account/totp/start'] button").await;
     let html = ann.wait_for("id=\"totp-secret\"").await;
     assert!(html.contains("<svg"), "{html}");

@@ -123,10 +123,8 @@ pub async fn set_password(ctx: web::Data<Arc<ApproverContext>>, req: HttpRequest
         )
         .await;
     }
-    let current = form.raw("current").unwrap_or("").to_string();
-    if !password::verify(current, Some(s.user.password_hash.clone())).await {
-        let e = ApiError::validation("wrong_password", "the current password is wrong");
-        return refuse(&ctx, &req, &s, e, "The current password is wrong.").await;
+    if let Err(res) = current_password(&ctx, &req, &s, &form).await {
+        return res;
     }
     let Ok(hash) = password::hash(new).await else {
         return unavailable(&ctx);
@@ -152,13 +150,46 @@ pub async fn set_password(ctx: web::Data<Arc<ApproverContext>>, req: HttpRequest
     }
 }
 
-/// `POST /account/totp/start`: a new secret, shown on the page until a first code confirms it.
+/// The current password (field `current`), checked under the login limits; the page to answer
+/// with instead when it is wrong (a stolen session alone cannot change the password or enrol an
+/// authenticator of its own).
+async fn current_password(
+    ctx: &ApproverContext,
+    req: &HttpRequest,
+    s: &Session,
+    form: &Form,
+) -> Result<(), HttpResponse> {
+    match super::login::limited(ctx, req, &s.user.username).await {
+        Ok(None) => {}
+        Ok(Some(secs)) => {
+            let e = ApiError::Forbidden("login_limited", "too many attempts".into());
+            return Err(refuse(ctx, req, s, e, &format!("Too many attempts: try again in {secs} s.")).await);
+        }
+        Err(_) => return Err(unavailable(ctx)),
+    }
+    let current = form.raw("current").unwrap_or("").to_string();
+    if password::verify(current, Some(s.user.password_hash.clone())).await {
+        return Ok(());
+    }
+    super::login::failed_try(ctx, req, &s.user.username, "wrong_password").await;
+    let said = Said {
+        error: Some("The current password is wrong."),
+        ..Said::default()
+    };
+    Err(render(ctx, s, StatusCode::BAD_REQUEST, said).await)
+}
+
+/// `POST /account/totp/start` (with the current password): a new secret, shown on the page until
+/// a first code confirms it.
 pub async fn start_totp(ctx: web::Data<Arc<ApproverContext>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let form = Form::parse(&body);
     let s = match change(&ctx, &req, &form, anyone).await {
         Ok(s) => s,
         Err(res) => return res,
     };
+    if let Err(res) = current_password(&ctx, &req, &s, &form).await {
+        return res;
+    }
     let Some(keys) = ctx.dashboard.keys.as_ref() else {
         return unavailable(&ctx);
     };

@@ -32,6 +32,9 @@ pub async fn decide_approval(
     path: web::Path<(String, Decision)>,
     body: Option<web::Json<DecideApprovalRequest>>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some((code, message)) = admin.may_not_decide {
+        return Err(ApiError::Forbidden(code, message));
+    }
     let (id, decision) = path.into_inner();
     let body = body.map(web::Json::into_inner).unwrap_or_default();
     decide(admin, &ctx, &id, body, matches!(decision, Decision::Approve)).await
