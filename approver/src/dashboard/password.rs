@@ -37,6 +37,13 @@ pub fn generate() -> String {
     secrecy::ExposeSecret::expose_secret(&secret).chars().take(24).collect()
 }
 
+/// A new random password and its hash.
+pub async fn generated() -> anyhow::Result<(String, String)> {
+    let plain = generate();
+    let hash = hash(plain.clone()).await?;
+    Ok((plain, hash))
+}
+
 /// The argon2id PHC string of a password.
 pub async fn hash(password: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || {

@@ -150,6 +150,18 @@ pub async fn set_password(ctx: web::Data<Arc<ApproverContext>>, req: HttpRequest
     }
 }
 
+/// Refused while the account must wait (the login limits: wrong passwords and codes count alike).
+async fn within_limits(ctx: &ApproverContext, req: &HttpRequest, s: &Session) -> Result<(), HttpResponse> {
+    match super::login::limited(ctx, req, &s.user.username).await {
+        Ok(None) => Ok(()),
+        Ok(Some(secs)) => {
+            let e = ApiError::Forbidden("login_limited", "too many attempts".into());
+            Err(refuse(ctx, req, s, e, &format!("Too many attempts: try again in {secs} s.")).await)
+        }
+        Err(_) => Err(unavailable(ctx)),
+    }
+}
+
 /// The current password (field `current`), checked under the login limits; the page to answer
 /// with instead when it is wrong (a stolen session alone cannot change the password or enrol an
 /// authenticator of its own).
@@ -159,14 +171,7 @@ async fn current_password(
     s: &Session,
     form: &Form,
 ) -> Result<(), HttpResponse> {
-    match super::login::limited(ctx, req, &s.user.username).await {
-        Ok(None) => {}
-        Ok(Some(secs)) => {
-            let e = ApiError::Forbidden("login_limited", "too many attempts".into());
-            return Err(refuse(ctx, req, s, e, &format!("Too many attempts: try again in {secs} s.")).await);
-        }
-        Err(_) => return Err(unavailable(ctx)),
-    }
+    within_limits(ctx, req, s).await?;
     let current = form.raw("current").unwrap_or("").to_string();
     if password::verify(current, Some(s.user.password_hash.clone())).await {
         return Ok(());
@@ -252,14 +257,7 @@ async fn current_code(ctx: &ApproverContext, req: &HttpRequest, s: &Session, for
     let Some(keys) = ctx.dashboard.keys.as_ref() else {
         return Err(unavailable(ctx));
     };
-    match super::login::limited(ctx, req, &s.user.username).await {
-        Ok(None) => {}
-        Ok(Some(secs)) => {
-            let e = ApiError::Forbidden("login_limited", "too many attempts".into());
-            return Err(refuse(ctx, req, s, e, &format!("Too many attempts: try again in {secs} s.")).await);
-        }
-        Err(_) => return Err(unavailable(ctx)),
-    }
+    within_limits(ctx, req, s).await?;
     match mfa::accept(ctx, keys, &s.user, form.raw("code").unwrap_or("")).await {
         Ok(true) => Ok(()),
         Ok(false) => {

@@ -101,8 +101,7 @@ pub async fn create(ctx: web::Data<Arc<ApproverContext>>, req: HttpRequest, body
         let e = ApiError::validation("invalid_role", "invalid role");
         return refuse(&ctx, &req, &s, &e, "Choose admin, approver or viewer.").await;
     };
-    let secret = password::generate();
-    let Ok(hash) = password::hash(secret.clone()).await else {
+    let Ok((secret, hash)) = password::generated().await else {
         return unavailable(&ctx);
     };
     let created = async {
@@ -191,8 +190,7 @@ pub async fn reset_password(
         Ok(v) => v,
         Err(res) => return res,
     };
-    let secret = password::generate();
-    let Ok(hash) = password::hash(secret.clone()).await else {
+    let Ok((secret, hash)) = password::generated().await else {
         return unavailable(&ctx);
     };
     let reset = async {
