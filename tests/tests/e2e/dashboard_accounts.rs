@@ -316,6 +316,60 @@ async fn totp_guards_login_and_deciding_approvals() {
     }
 }
 
+/// The recovery codes Ann's page shows once.
+fn shown_codes(body: &str) -> Vec<String> {
+    body.split("<li><code>")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap().to_string())
+        .collect()
+}
+
+#[actix_web::test]
+async fn recovery_codes_are_renewed_and_totp_turned_off_only_with_a_code() {
+    let c = Cluster::up().await;
+    let mut ann = Browser::new(&c, first_admin(&c).await).await;
+    ann.post("/account/totp/start", &[("current", PASSWORD)]).await;
+    let secret = element_text(&ann.get("/account").await.body, "totp-secret");
+    let page = ann
+        .post("/account/totp/confirm", &[("code", &totp_code(&secret, 0))])
+        .await;
+    let first = shown_codes(&page.body);
+    assert_eq!(first.len(), 10, "{}", page.body);
+
+    // New recovery codes need a current code, and the old ones stop working.
+    let page = ann.post("/account/recovery-codes", &[("code", "000000")]).await;
+    assert_eq!(page.status, 401, "{}", page.body);
+    let page = ann
+        .post("/account/recovery-codes", &[("code", first[0].as_str())])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("the old ones no longer work"), "{}", page.body);
+    let renewed = shown_codes(&page.body);
+    assert_eq!(renewed.len(), 10);
+    let page = ann.post("/account/totp/off", &[("code", first[1].as_str())]).await;
+    assert_eq!(page.status, 401, "an old recovery code: {}", page.body);
+    assert!(
+        ann.get("/account").await.body.contains("10 unused recovery codes"),
+        "the new ten"
+    );
+
+    // Off with a current code: every session ends, and the next login asks for no code.
+    let page = ann.post("/account/totp/off", &[("code", renewed[0].as_str())]).await;
+    assert_eq!(
+        (page.status, page.location.as_deref()),
+        (303, Some("/login")),
+        "{}",
+        page.body
+    );
+    assert_eq!(ann.get("/tokens").await.status, 303, "sessions ended");
+    let cookie = login(&c, "ann", PASSWORD).await;
+    assert_eq!(
+        send(&c, "/tokens", None, Some(&cookie), &[]).await.status,
+        200,
+        "no code asked"
+    );
+}
+
 #[actix_web::test]
 async fn admins_manage_users_and_everyone_their_own_password() {
     let c = Cluster::up().await;

@@ -50,6 +50,18 @@ async fn proxied(http: &Client, up: &Proc, token: &str) -> u16 {
     http.agent("GET", &url, token).send().await.unwrap().status().as_u16()
 }
 
+/// The first line a NATS server answers a client that connects without credentials.
+fn nats_without_password(port: &str) -> String {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut lines = BufReader::new(s.try_clone().unwrap()).lines();
+    let info = lines.next().unwrap().unwrap();
+    assert!(info.starts_with("INFO"), "{info}");
+    s.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n").unwrap();
+    lines.next().unwrap().unwrap().trim().to_string()
+}
+
 /// The pids of processes whose command line names `needle` (the data directory).
 fn processes_of(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -102,6 +114,9 @@ async fn up_brings_its_own_postgres_and_nats_and_keeps_their_data() {
         .unwrap()
         .to_string();
     assert_eq!(proxied(&http, &up, &token).await, 200);
+    // Its NATS takes only up's user: another local client is refused.
+    let port = std::fs::read_to_string(data.join("nats/port")).unwrap();
+    assert_eq!(nats_without_password(port.trim()), "-ERR 'Authorization Violation'");
 
     // SIGTERM: up, Postgres and NATS all stop.
     assert!(up.terminate(Duration::from_secs(30)), "up stops on SIGTERM");
